@@ -128,10 +128,8 @@ impl Dstate {
                 if changed {
                     self.outbox.push(setinfo(&var.name, &var.value));
                     let flags_after = var.setflags_line();
-                    if flags_after != flags_before {
-                        if let Some(line) = flags_after {
-                            self.outbox.push(line);
-                        }
+                    if let Some(line) = flags_after.filter(|l| Some(l) != flags_before.as_ref()) {
+                        self.outbox.push(line);
                     }
                 }
                 changed
@@ -165,20 +163,21 @@ impl Dstate {
     }
 
     pub fn set_flags(&mut self, name: &str, flags: Flags) {
-        if let Some(var) = self.vars.get_mut(&Key(name.to_string())) {
-            if var.flags != flags {
-                var.flags = flags;
-                if let Some(line) = var.setflags_line() {
-                    self.outbox.push(line);
-                }
+        if let Some(var) = self.vars.get_mut(&Key(name.to_string()))
+            && var.flags != flags
+        {
+            var.flags = flags;
+            if let Some(line) = var.setflags_line() {
+                self.outbox.push(line);
             }
         }
     }
 
     pub fn add_cmd(&mut self, cmd: &str) {
-        let key = Key(cmd.to_string());
-        if !self.cmds.contains_key(&key) {
-            self.cmds.insert(key, cmd.to_string());
+        if let std::collections::btree_map::Entry::Vacant(slot) =
+            self.cmds.entry(Key(cmd.to_string()))
+        {
+            slot.insert(cmd.to_string());
             self.outbox.push(format!("ADDCMD {cmd}"));
         }
     }
@@ -310,9 +309,15 @@ mod tests {
     fn stale_data_frames_the_dump() {
         let mut d = Dstate::new();
         d.set_info("ups.status", "OB");
-        assert_eq!(d.dumpall(), ["DATASTALE", "SETINFO ups.status \"OB\"", "DUMPDONE"]);
+        assert_eq!(
+            d.dumpall(),
+            ["DATASTALE", "SETINFO ups.status \"OB\"", "DUMPDONE"]
+        );
         d.data_ok();
-        assert_eq!(d.dump_value("ups.status"), ["SETINFO ups.status \"OB\"", "DATAOK", "DUMPDONE"]);
+        assert_eq!(
+            d.dump_value("ups.status"),
+            ["SETINFO ups.status \"OB\"", "DATAOK", "DUMPDONE"]
+        );
         d.data_stale();
         assert_eq!(d.dump_value("nope"), ["DATASTALE", "DUMPDONE"]);
     }
@@ -350,7 +355,10 @@ mod tests {
         d.set_override("ups.status", "OB");
         assert!(!d.set_info("ups.status", "OL"));
         assert_eq!(d.get("ups.status"), Some("OB"));
-        assert_eq!(d.take_updates(), ["SETINFO ups.status \"OB\"", "SETFLAGS ups.status"]);
+        assert_eq!(
+            d.take_updates(),
+            ["SETINFO ups.status \"OB\"", "SETFLAGS ups.status"]
+        );
     }
 
     #[test]

@@ -102,7 +102,12 @@ mod tests {
 
     #[test]
     fn environment_overrides_defaults() {
-        let cases: &[(&[(&str, &str)], Option<&str>, (&str, &str, &str))] = &[
+        type Case<'a> = (
+            &'a [(&'a str, &'a str)],
+            Option<&'a str>,
+            (&'a str, &'a str, &'a str),
+        );
+        let cases: &[Case] = &[
             (
                 &[],
                 None,

@@ -172,7 +172,12 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["ups.status", "driver.parameter.Mfr", "battery.charge.low", "x_y-z"] {
+        for ok in [
+            "ups.status",
+            "driver.parameter.Mfr",
+            "battery.charge.low",
+            "x_y-z",
+        ] {
             assert!(is_valid_name(ok), "{ok}");
         }
         for bad in ["", "a b", "a\"b", "a#b", "ü", "a\nb"] {
@@ -191,7 +196,10 @@ mod tests {
             (w(&["LOGOUT"]), Logout),
             (w(&["GETPID"]), GetPid),
             (w(&["DUMPSTATUS"]), DumpStatus),
-            (w(&["DUMPVALUE", "ups.status"]), DumpValue("ups.status".into())),
+            (
+                w(&["DUMPVALUE", "ups.status"]),
+                DumpValue("ups.status".into()),
+            ),
             (w(&["DUMPVALUE"]), Unknown(w(&["DUMPVALUE"]))),
             (w(&["NOBROADCAST"]), NoBroadcast),
             (w(&["BROADCAST"]), Broadcast(true)),
@@ -201,33 +209,67 @@ mod tests {
             (w(&["BROADCAST", "x"]), Broadcast(true)),
             (
                 w(&["INSTCMD", "driver.exit"]),
-                InstCmd { cmd: "driver.exit".into(), param: None, tracking: None },
+                InstCmd {
+                    cmd: "driver.exit".into(),
+                    param: None,
+                    tracking: None,
+                },
             ),
             (
                 w(&["INSTCMD", "a", "p"]),
-                InstCmd { cmd: "a".into(), param: Some("p".into()), tracking: None },
+                InstCmd {
+                    cmd: "a".into(),
+                    param: Some("p".into()),
+                    tracking: None,
+                },
             ),
             (
                 w(&["INSTCMD", "a", "tracking", "id1"]),
-                InstCmd { cmd: "a".into(), param: None, tracking: Some("id1".into()) },
+                InstCmd {
+                    cmd: "a".into(),
+                    param: None,
+                    tracking: Some("id1".into()),
+                },
             ),
             (
                 w(&["INSTCMD", "a", "p", "TRACKING", "id1"]),
-                InstCmd { cmd: "a".into(), param: Some("p".into()), tracking: Some("id1".into()) },
+                InstCmd {
+                    cmd: "a".into(),
+                    param: Some("p".into()),
+                    tracking: Some("id1".into()),
+                },
             ),
-            (w(&["INSTCMD", "a", "b", "c"]), Malformed("Malformed INSTCMD request".into())),
-            (w(&["INSTCMD"]), Malformed("Malformed INSTCMD request".into())),
+            (
+                w(&["INSTCMD", "a", "b", "c"]),
+                Malformed("Malformed INSTCMD request".into()),
+            ),
+            (
+                w(&["INSTCMD"]),
+                Malformed("Malformed INSTCMD request".into()),
+            ),
             (
                 w(&["SET", "v", "1"]),
-                Set { var: "v".into(), value: "1".into(), tracking: None },
+                Set {
+                    var: "v".into(),
+                    value: "1".into(),
+                    tracking: None,
+                },
             ),
             (
                 w(&["SET", "v", "1", "junk"]),
-                Set { var: "v".into(), value: "1".into(), tracking: None },
+                Set {
+                    var: "v".into(),
+                    value: "1".into(),
+                    tracking: None,
+                },
             ),
             (
                 w(&["SET", "v", "1", "TRACKING", "t"]),
-                Set { var: "v".into(), value: "1".into(), tracking: Some("t".into()) },
+                Set {
+                    var: "v".into(),
+                    value: "1".into(),
+                    tracking: Some("t".into()),
+                },
             ),
             (
                 w(&["SET", "v", "1", "X", "t"]),

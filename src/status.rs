@@ -55,8 +55,18 @@ mod tests {
     /// written from NUT's documented cable behaviour rather than from `UPS_TYPES`:
     /// for each type, which line (and polarity) means on line, low battery, replace battery
     /// and bypass. `true` in the polarity column means "condition when the line is high".
+    type Row = (
+        &'static str,
+        bool,
+        &'static str,
+        bool,
+        &'static str,
+        bool,
+        &'static str,
+        bool,
+    );
     #[rustfmt::skip]
-    const EXPECTED: [(&str, bool, &str, bool, &str, bool, &str, bool); 24] = [
+    const EXPECTED: [Row; 24] = [
         //  OL line, OL high?, LB line, LB high?, RB, RB high?, BYPASS, BYPASS high?
         ("CTS", false, "DCD", true,  "", false, "", false), // 0 UPSONIC
         ("RNG", false, "DCD", true,  "", false, "", false), // 1 APC 940-0095A/C

@@ -1,0 +1,560 @@
+//! The running driver: start-up, the poll loop, and what each socket request does.
+//!
+//! Owns the order of start-up (type, overrides, port, cable power, state tree, first reading,
+//! socket), the fixed-cadence poll loop, the handling of failed readings (log with NUT's rate
+//! limit, mark the data stale, close the port and reopen it on later polls without ever
+//! exiting), and the answers to client requests. The loop sleeps only in `poll(2)`, on the
+//! listener, the clients, a signal pipe and (later) the port's own wake-up descriptor.
+
+use crate::dstate::{Dstate, Flags};
+use crate::lines::Lines;
+use crate::port::{ModemPort, OpenError, PortSpec, apply_cable_power};
+use crate::protocol::{Outcome, Request, tracking};
+use crate::server::{ClientId, Server, SocketError};
+use crate::settings::{Origin, Settings};
+use crate::status::decode;
+use crate::upsdebug;
+use crate::upstype::{UPS_TYPES, UpsType, UpstypeError, parse_upstype, type_list};
+use crate::version;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::fmt;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A start-up failure: what to print on stdout (NUT prints some diagnostics there) and the
+/// message for the log. Always exit code 1.
+#[derive(Debug)]
+pub struct Fatal {
+    pub stdout: Option<String>,
+    pub message: String,
+}
+
+impl Fatal {
+    pub fn msg(message: impl Into<String>) -> Fatal {
+        Fatal {
+            stdout: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<SocketError> for Fatal {
+    fn from(e: SocketError) -> Fatal {
+        Fatal::msg(e.to_string())
+    }
+}
+
+/// The selected table entry with every override applied.
+pub fn select_type(settings: &Settings) -> Result<(usize, UpsType), Fatal> {
+    let Some(raw) = settings.vars.upstype.as_deref() else {
+        return Err(Fatal::msg("No upstype set - see help text / man page!"));
+    };
+    let at = match &settings.upstype_origin {
+        Some(Origin::File { path, line }) => format!(" ({path}:{line}: key 'upstype')"),
+        _ => " (key 'upstype')".to_string(),
+    };
+    let n = parse_upstype(raw).map_err(|e| {
+        let message = match &e {
+            UpstypeError::OutOfRange(_) => {
+                format!("\nFatal error: unknown UPS type number{at}: {e}")
+            }
+            UpstypeError::NotANumber(_) => {
+                format!("\nFatal error: {e}{at}; expected a type number")
+            }
+        };
+        Fatal {
+            stdout: Some(type_list()),
+            message,
+        }
+    })?;
+    let (t, applied) = settings
+        .vars
+        .overrides
+        .apply(&UPS_TYPES[n])
+        .map_err(|e| Fatal::msg(format!("Error: invalid override {e} (key '{}')", e.var)))?;
+    for a in applied {
+        if a.changed {
+            upsdebug!(2, "{} overridden with {}", a.var, a.value);
+        } else {
+            log::info!(
+                "{}={}: override specified, but no effective difference - check for typos?",
+                a.var,
+                a.value
+            );
+        }
+    }
+    Ok((n, t))
+}
+
+/// NUT's comm-failure reporting: every failure up to the 10th, then every 10th, with a
+/// reminder at the 10th and every 100th.
+#[derive(Debug, Default)]
+struct CommFailures {
+    count: u64,
+}
+
+impl CommFailures {
+    fn fail(&mut self, what: &str) {
+        self.count += 1;
+        let n = self.count;
+        if n == 10 || (n > 10 && n.is_multiple_of(100)) {
+            log::warn!("Warning: excessive comm failures, limiting error reporting");
+        }
+        if n <= 10 || n.is_multiple_of(10) {
+            log::warn!("Communications with UPS lost: {what}");
+        }
+    }
+
+    fn good(&mut self) {
+        if self.count > 0 {
+            log::info!("Communications with UPS re-established");
+        }
+        self.count = 0;
+    }
+}
+
+/// Signals the loop reacts to; the handlers only set flags and write to a pipe.
+struct Signals {
+    exit: Arc<AtomicBool>,
+    exit_signal: Arc<std::sync::atomic::AtomicI32>,
+    reload: Arc<AtomicBool>,
+    wake: UnixStream,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use signal_hook::consts::*;
+        let (wake, notify) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        notify.set_nonblocking(true)?;
+        let exit = Arc::new(AtomicBool::new(false));
+        let exit_signal = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let reload = Arc::new(AtomicBool::new(false));
+        for sig in [SIGTERM, SIGINT, SIGQUIT] {
+            signal_hook::flag::register(sig, Arc::clone(&exit))?;
+            let which = Arc::clone(&exit_signal);
+            // SAFETY: the action only stores into an atomic, which is async-signal-safe.
+            unsafe {
+                signal_hook::low_level::register(sig, move || which.store(sig, Ordering::SeqCst))
+            }?;
+        }
+        for sig in [SIGHUP, SIGUSR1, SIGUSR2] {
+            signal_hook::flag::register(sig, Arc::clone(&reload))?;
+        }
+        for sig in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2] {
+            signal_hook::low_level::pipe::register(sig, notify.try_clone()?)?;
+        }
+        Ok(Signals {
+            exit,
+            exit_signal,
+            reload,
+            wake,
+        })
+    }
+
+    fn drain(&mut self) {
+        let mut buf = [0u8; 64];
+        while matches!(self.wake.read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+/// Everything the loop needs.
+pub struct Driver {
+    settings: Settings,
+    upsname: String,
+    ups: UpsType,
+    spec: PortSpec,
+    port: Option<Box<dyn ModemPort>>,
+    dstate: Dstate,
+    failures: CommFailures,
+    exit_requested: bool,
+    configured_debug: u32,
+}
+
+impl Driver {
+    /// Start-up up to (not including) the socket: fatal errors here exit 1.
+    pub fn init(settings: Settings, configured_debug: u32) -> Result<Driver, Fatal> {
+        let upsname = settings.upsname.clone().unwrap_or_default();
+        let (_, ups) = select_type(&settings)?;
+        log::info!("UPS type: {}", ups.desc);
+        let port_name = settings.port.clone().unwrap_or_default();
+        let spec = PortSpec::parse(&port_name);
+        let mut port = spec.open(!settings.nolock).map_err(|e| match e {
+            OpenError::Locked { .. } => Fatal::msg(e.to_string()),
+            _ => Fatal {
+                stdout: None,
+                message: format!("{e}\nFatal error: unusable configuration"),
+            },
+        })?;
+        apply_cable_power(port.as_mut(), ups.cp).map_err(|e| {
+            Fatal::msg(format!(
+                "Can't set cable power ({}) on {port_name}: {e}",
+                crate::upstype::output_word(ups.cp)
+            ))
+        })?;
+        upsdebug!(
+            2,
+            "Cable power: {} raised",
+            crate::upstype::output_word(ups.cp)
+        );
+
+        let mut dstate = Dstate::new();
+        for (var, value) in &settings.override_vars {
+            dstate.set_override(var, value);
+        }
+        for (var, value) in &settings.default_vars {
+            dstate.set_info(var, value);
+        }
+        for (name, value) in &settings.published {
+            dstate.set_info(name, value);
+        }
+        dstate.set_info("device.type", "ups");
+        dstate.set_info("driver.version", version::NUT_VERSION);
+        dstate.set_info("driver.version.internal", version::DRIVER_VERSION);
+        dstate.set_info("driver.name", "genericups");
+        dstate.set_info("driver.state", "init.info");
+        let mfr = settings.vars.mfr.as_deref().unwrap_or(ups.mfr);
+        let model = settings.vars.model.as_deref().unwrap_or(ups.model);
+        dstate.set_info("ups.mfr", mfr);
+        dstate.set_info("ups.model", model);
+        if let Some(serial) = &settings.vars.serial {
+            dstate.set_info("ups.serial", serial);
+        }
+        let mut driver = Driver {
+            settings,
+            upsname,
+            ups,
+            spec,
+            port: Some(port),
+            dstate,
+            failures: CommFailures::default(),
+            exit_requested: false,
+            configured_debug,
+        };
+        driver.update();
+        if driver.settings.ignorelb && !driver.can_judge_charge() {
+            return Err(Fatal::msg(
+                "The 'ignorelb' flag is set, but there is no way to determine the battery state of charge.\n\n\
+                 Only set it if the UPS reports battery.charge and battery.charge.low, or\n\
+                 battery.runtime and battery.runtime.low (for this driver: give them with\n\
+                 default.* or override.* in ups.conf).",
+            ));
+        }
+        let s = &driver.settings;
+        let (interval, sync) = (s.pollinterval().to_string(), s.synchronous.as_str());
+        driver
+            .dstate
+            .set_info("driver.parameter.pollinterval", &interval);
+        driver.dstate.set_info("driver.parameter.synchronous", sync);
+        // Copies of the raw values: the C driver copies the escaped ones and escapes twice.
+        for what in ["mfr", "model", "serial"] {
+            if let Some(v) = driver
+                .dstate
+                .get(&format!("ups.{what}"))
+                .map(str::to_string)
+            {
+                driver.dstate.set_info(&format!("device.{what}"), &v);
+            }
+        }
+        let allow = if driver.settings.allow_killpower {
+            "1"
+        } else {
+            "0"
+        };
+        driver.dstate.set_info("driver.flag.allow_killpower", allow);
+        driver
+            .dstate
+            .set_flags("driver.flag.allow_killpower", Flags::RW_NUMBER);
+        driver
+            .dstate
+            .set_info("driver.debug", &configured_debug.to_string());
+        driver.dstate.set_flags("driver.debug", Flags::RW_NUMBER);
+        driver.dstate.set_info("driver.state", "quiet");
+        Ok(driver)
+    }
+
+    fn can_judge_charge(&self) -> bool {
+        let has = |a: &str, b: &str| self.dstate.get(a).is_some() && self.dstate.get(b).is_some();
+        has("battery.charge", "battery.charge.low") || has("battery.runtime", "battery.runtime.low")
+    }
+
+    pub fn dstate(&self) -> &Dstate {
+        &self.dstate
+    }
+
+    /// One poll: read the lines (reopening the port first if a failure closed it), publish
+    /// the status, and keep the stale flag honest.
+    pub fn update(&mut self) {
+        if self.port.is_none() {
+            match self.spec.open(!self.settings.nolock) {
+                Ok(mut port) => {
+                    log::info!("Port {} reopened", self.port_name());
+                    if let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp) {
+                        self.failed(&format!("setting cable power failed: {e}"));
+                        return;
+                    }
+                    self.port = Some(port);
+                }
+                Err(e) => {
+                    self.failed(&format!("reopening the port failed: {}", e.summary()));
+                    return;
+                }
+            }
+        }
+        let Some(port) = self.port.as_mut() else {
+            return;
+        };
+        match port.read_lines() {
+            Ok(read) => {
+                let status = decode(read, &self.ups);
+                upsdebug!(
+                    5,
+                    "lines: CTS={} DCD={} RNG={} DSR={} -> ups.status: {status}",
+                    u8::from(read.contains(Lines::CTS)),
+                    u8::from(read.contains(Lines::DCD)),
+                    u8::from(read.contains(Lines::RNG)),
+                    u8::from(read.contains(Lines::DSR)),
+                );
+                self.dstate.set_info("ups.status", &status.to_string());
+                self.failures.good();
+                self.dstate.data_ok();
+            }
+            Err(e) => {
+                log::info!("ioctl failed: {e}");
+                // Closing lets the next poll reopen the device: after a USB adapter is
+                // unplugged and replugged, only a fresh open reaches the new device.
+                self.port = None;
+                self.failed("Status read failed");
+            }
+        }
+    }
+
+    fn failed(&mut self, what: &str) {
+        self.failures.fail(what);
+        self.dstate.data_stale();
+    }
+
+    fn port_name(&self) -> String {
+        self.settings.port.clone().unwrap_or_default()
+    }
+
+    /// Answers one client request.
+    fn handle(&mut self, server: &mut Server, id: ClientId, request: Request) {
+        let reply: Vec<String> = match request {
+            Request::DumpAll => self.dstate.dumpall(),
+            Request::Ping => vec!["PONG".into()],
+            Request::GetPid => vec![format!("PID {}", std::process::id())],
+            Request::DumpStatus => self.dstate.dump_value("ups.status"),
+            Request::DumpValue(name) => {
+                if self.dstate.get(&name).is_none() {
+                    upsdebug!(
+                        1,
+                        "DUMPVALUE was requested but currently no {name} is known"
+                    );
+                }
+                self.dstate.dump_value(&name)
+            }
+            Request::Logout => {
+                server.reply(id, &["OK Goodbye".to_string()]);
+                server.close_after_reply(id);
+                return;
+            }
+            Request::NoBroadcast => {
+                server.set_broadcast(id, false);
+                return;
+            }
+            Request::Broadcast(on) => {
+                server.set_broadcast(id, on);
+                return;
+            }
+            Request::InstCmd {
+                cmd,
+                param,
+                tracking: t,
+            } => {
+                let outcome = self.instcmd(&cmd, param.as_deref());
+                t.map(|t| vec![tracking(&t, outcome)]).unwrap_or_default()
+            }
+            Request::Set {
+                var,
+                value,
+                tracking: t,
+            } => {
+                let outcome = self.set(&var, &value);
+                t.map(|t| vec![tracking(&t, outcome)]).unwrap_or_default()
+            }
+            Request::Malformed(_) | Request::Unknown(_) => return,
+        };
+        if !reply.is_empty() {
+            server.reply(id, &reply);
+        }
+    }
+
+    fn instcmd(&mut self, cmd: &str, param: Option<&str>) -> Outcome {
+        upsdebug!(2, "INSTCMD {cmd} {}", param.unwrap_or(""));
+        match cmd.to_ascii_lowercase().as_str() {
+            "driver.exit" => {
+                log::info!("Exiting on request of a socket client (driver.exit)");
+                self.exit_requested = true;
+                Outcome::Handled
+            }
+            "driver.killpower" => {
+                if self.dstate.get("driver.flag.allow_killpower") != Some("1") {
+                    log::error!(
+                        "Got socket protocol request for UPS [{}] to power off, but driver.flag.allow_killpower does not permit this - request was ignored",
+                        self.upsname
+                    );
+                    Outcome::Invalid
+                } else {
+                    log::error!(
+                        "Socket request for UPS [{}] to power off: not supported by this version over the socket; use 'genericups -a {} -k'",
+                        self.upsname,
+                        self.upsname
+                    );
+                    Outcome::Failed
+                }
+            }
+            _ => {
+                log::info!("Got INSTCMD '{cmd}', but driver lacks a handler");
+                Outcome::Unknown
+            }
+        }
+    }
+
+    fn set(&mut self, var: &str, value: &str) -> Outcome {
+        upsdebug!(2, "SET {var} {value}");
+        match var.to_ascii_lowercase().as_str() {
+            "driver.debug" => match crate::settings::atoi(value) {
+                Some(n) => {
+                    let level = if n < 0 {
+                        self.configured_debug
+                    } else {
+                        log::info!(
+                            "Applying debug level {n} received during run-time via socket protocol, ignoring other settings"
+                        );
+                        u32::try_from(n).unwrap_or(u32::MAX)
+                    };
+                    crate::logging::set_debug_level(level);
+                    self.dstate.set_info("driver.debug", &level.to_string());
+                    Outcome::Handled
+                }
+                None => Outcome::Invalid,
+            },
+            "driver.flag.allow_killpower" => {
+                let v = value.to_ascii_lowercase();
+                let on = match crate::settings::atoi(&v) {
+                    Some(n) => n > 0,
+                    None => v.starts_with("enable") || matches!(v.as_str(), "true" | "yes" | "on"),
+                };
+                self.dstate
+                    .set_info("driver.flag.allow_killpower", if on { "1" } else { "0" });
+                Outcome::Handled
+            }
+            _ => {
+                log::info!("Got SET, but driver lacks a handler");
+                Outcome::Unknown
+            }
+        }
+    }
+
+    /// `-d n`: n more polls back to back, then the tree as `name: value` lines.
+    pub fn dump(mut self, count: u32) -> String {
+        for _ in 0..count {
+            self.update();
+        }
+        self.dstate.set_info("driver.state", "dumping");
+        self.dstate.dump_text()
+    }
+
+    /// The foreground loop: serves the socket and polls the UPS until a signal or
+    /// `driver.exit` ends it. Returns the exit code.
+    pub fn run(mut self, statepath: PathBuf, progname: &str) -> Result<i32, Fatal> {
+        let mut signals = Signals::install()
+            .map_err(|e| Fatal::msg(format!("Can't install signal handlers: {e}")))?;
+        let socket = statepath.join(format!("{progname}-{}", self.upsname));
+        let mut server = Server::bind(&socket)?;
+        // Anything queued before the socket existed is in the first DUMPALL instead.
+        self.dstate.take_updates();
+        upsdebug!(
+            1,
+            "Driver initialization completed, beginning regular infinite loop"
+        );
+        let interval = Duration::from_secs(u64::from(self.settings.pollinterval()));
+        let mut next_poll = Instant::now() + interval;
+        loop {
+            let now = Instant::now();
+            if now >= next_poll {
+                self.update();
+                // Fixed cadence; after a long stall (suspend) start again from now.
+                next_poll += interval;
+                if next_poll <= now {
+                    next_poll = now + interval;
+                }
+            }
+            server.broadcast(&self.dstate.take_updates());
+            server.reap();
+            if self.exit_requested {
+                log::info!("Signal -2: exiting");
+                return Ok(0);
+            }
+            let timeout = next_poll.saturating_duration_since(Instant::now());
+            let revents = {
+                let socket_fds = server.poll_fds();
+                let mut fds = Vec::with_capacity(socket_fds.len() + 2);
+                fds.push(PollFd::new(signals.wake.as_fd(), PollFlags::POLLIN));
+                fds.extend(
+                    socket_fds
+                        .iter()
+                        .map(|(fd, flags)| PollFd::new(*fd, *flags)),
+                );
+                let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+                // Round up so a wake-up never comes a millisecond early and spins.
+                let ms = if !timeout.subsec_nanos().is_multiple_of(1_000_000) {
+                    ms.saturating_add(1)
+                } else {
+                    ms
+                };
+                match poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                ) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(Fatal::msg(format!("poll failed: {e}"))),
+                }
+                fds.iter()
+                    .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                    .collect::<Vec<_>>()
+            };
+            if revents.first().is_some_and(|r| !r.is_empty()) {
+                signals.drain();
+            }
+            if signals.exit.load(Ordering::SeqCst) {
+                log::info!(
+                    "Signal {}: exiting",
+                    signals.exit_signal.load(Ordering::SeqCst)
+                );
+                return Ok(0);
+            }
+            if signals.reload.swap(false, Ordering::SeqCst) {
+                log::info!(
+                    "Reload signal received: live reload is not supported by this version yet; nothing changed"
+                );
+            }
+            for (id, request) in server.service(&revents[1..]) {
+                self.handle(&mut server, id, request);
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The driver socket `<statepath>/genericups-<upsname>` that upsd (and `upsc`-like tools via
+//! upsd, and `-c`/`-k` of a second instance) talk to.
+//!
+//! Owns the listener and the client connections: accepting, reading bytes into each client's
+//! parseconf tokenizer, queueing replies and broadcasts in bounded per-client buffers, and
+//! closing clients that leave, misbehave or stop reading. Clients are untrusted: every read
+//! is bounded, every write is non-blocking, a client whose output backlog passes
+//! [`MAX_BACKLOG`] is dropped, and EOF closes the connection (the C driver keeps polling a
+//! closed connection and spins). What a request *means* is decided by the caller.
+
+use crate::parseconf::{Event, Tokenizer};
+use crate::protocol::{Request, parse_request};
+use nix::poll::PollFlags;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// Output a client may leave unread before it is dropped. A full DUMPALL is a few KiB.
+pub const MAX_BACKLOG: usize = 256 * 1024;
+/// Connections served at once; more are accepted and closed at once, so a flood of
+/// connections can neither exhaust descriptors nor make the listener spin.
+pub const MAX_CLIENTS: usize = 512;
+/// Bytes read from one client per wake-up, so one busy client cannot starve the others.
+const READ_CHUNK: usize = 4096;
+/// Unknown commands logged per client before it is muted.
+const MAX_LOGGED_UNKNOWN: u32 = 10;
+
+pub type ClientId = u64;
+
+/// Why the socket could not be created.
+#[derive(Debug)]
+pub enum SocketError {
+    TooLong {
+        path: PathBuf,
+        len: usize,
+    },
+    NotASocket {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        call: &'static str,
+        err: io::Error,
+    },
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketError::TooLong { path, len } => write!(
+                f,
+                "Can't create a unix domain socket: pathname '{}' is too long ({len}) for \
+                 'struct sockaddr_un->sun_path' on this system ({})",
+                path.display(),
+                crate::paths::SUN_PATH_MAX
+            ),
+            SocketError::NotASocket { path } => write!(
+                f,
+                "Refusing to replace {}: it exists and is not a socket (check NUT_STATEPATH / the state directory)",
+                path.display()
+            ),
+            SocketError::Io { path, call, err } => {
+                write!(
+                    f,
+                    "Can't create the driver socket {}: {call}: {err}",
+                    path.display()
+                )?;
+                match err.kind() {
+                    io::ErrorKind::PermissionDenied => write!(
+                        f,
+                        "\n  The state directory must be writable by the user the driver runs as."
+                    ),
+                    io::ErrorKind::NotFound => write!(
+                        f,
+                        "\n  The state directory does not exist; create it, or set NUT_STATEPATH."
+                    ),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+struct Client {
+    id: ClientId,
+    stream: UnixStream,
+    tokenizer: Tokenizer,
+    out: Vec<u8>,
+    /// Bytes of `out` already written.
+    sent: usize,
+    broadcast: bool,
+    /// Close once `out` is written (after LOGOUT).
+    closing: bool,
+    dead: bool,
+    unknown_logged: u32,
+}
+
+impl Client {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    fn queue(&mut self, lines: &[String]) {
+        if self.dead {
+            return;
+        }
+        let size: usize = lines.iter().map(|l| l.len() + 1).sum();
+        if self.pending() + size > MAX_BACKLOG {
+            log::warn!(
+                "Client {} does not read its replies ({} bytes waiting); disconnecting it",
+                self.id,
+                self.pending()
+            );
+            self.dead = true;
+            return;
+        }
+        for line in lines {
+            crate::upsdebug!(5, "send to client {}: {line}", self.id);
+            self.out.extend_from_slice(line.as_bytes());
+            self.out.push(b'\n');
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while self.pending() > 0 && !self.dead {
+            match self.stream.write(&self.out[self.sent..]) {
+                Ok(0) => self.dead = true,
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    crate::upsdebug!(2, "client {}: write failed: {e}", self.id);
+                    self.dead = true;
+                }
+            }
+        }
+        if self.pending() == 0 {
+            self.out.clear();
+            self.sent = 0;
+            if self.closing {
+                self.dead = true;
+            }
+        }
+    }
+
+    /// Reads what is there (one bounded chunk) and returns the complete commands.
+    fn read(&mut self) -> Vec<Request> {
+        let mut buf = [0u8; READ_CHUNK];
+        let n = match self.stream.read(&mut buf) {
+            Ok(0) => {
+                crate::upsdebug!(2, "client {} closed the connection", self.id);
+                self.dead = true;
+                return Vec::new();
+            }
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Vec::new();
+            }
+            Err(e) => {
+                crate::upsdebug!(2, "client {}: read failed: {e}", self.id);
+                self.dead = true;
+                return Vec::new();
+            }
+        };
+        let mut requests = Vec::new();
+        for event in self.tokenizer.feed_slice(&buf[..n]) {
+            match event {
+                Event::Line(line) => {
+                    let request = parse_request(&line.words);
+                    match &request {
+                        Request::Unknown(words) => self.log_unknown(words),
+                        Request::Malformed(why) => self.log_muted(why),
+                        _ => {}
+                    }
+                    requests.push(request);
+                }
+                Event::Error(e) => self.log_muted(&format!("Parse error on sock: {e}")),
+            }
+        }
+        requests
+    }
+
+    fn log_muted(&mut self, text: &str) {
+        self.unknown_logged += 1;
+        if self.unknown_logged <= MAX_LOGGED_UNKNOWN {
+            log::info!("{text}");
+        }
+        if self.unknown_logged == MAX_LOGGED_UNKNOWN {
+            log::info!(
+                "Further bad commands from client {} are not logged",
+                self.id
+            );
+        }
+    }
+
+    fn log_unknown(&mut self, words: &[String]) {
+        let mut text = String::from("Unknown command on socket: ");
+        for (i, w) in words.iter().enumerate() {
+            text.push_str(&format!("\narg {i}: {w}"));
+        }
+        self.log_muted(&text);
+    }
+}
+
+/// The listening socket and its clients.
+pub struct Server {
+    listener: UnixListener,
+    path: PathBuf,
+    inode: u64,
+    clients: Vec<Client>,
+    next_id: ClientId,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("path", &self.path)
+            .field("clients", &self.clients.len())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Creates the socket, replacing a stale one (only if it really is a socket), mode 0660.
+    pub fn bind(path: &Path) -> Result<Server, SocketError> {
+        let len = path.as_os_str().len();
+        if len >= crate::paths::SUN_PATH_MAX {
+            return Err(SocketError::TooLong {
+                path: path.to_path_buf(),
+                len,
+            });
+        }
+        let io_err = |call, err| SocketError::Io {
+            path: path.to_path_buf(),
+            call,
+            err,
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                crate::upsdebug!(2, "Removing stale socket {}", path.display());
+                std::fs::remove_file(path).map_err(|e| io_err("unlink", e))?;
+            }
+            Ok(_) => {
+                return Err(SocketError::NotASocket {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("stat", e)),
+        }
+        let listener = UnixListener::bind(path).map_err(|e| io_err("bind", e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+            .map_err(|e| io_err("chmod", e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| io_err("fcntl", e))?;
+        let inode = std::fs::symlink_metadata(path)
+            .map(|m| m.ino())
+            .map_err(|e| io_err("stat", e))?;
+        crate::upsdebug!(2, "Listening on socket {}", path.display());
+        Ok(Server {
+            listener,
+            path: path.to_path_buf(),
+            inode,
+            clients: Vec::new(),
+            next_id: 1,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The descriptors to poll: the listener first, then each client (POLLOUT only while it
+    /// has output waiting).
+    pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+        let mut fds = Vec::with_capacity(self.clients.len() + 1);
+        fds.push((self.listener.as_fd(), PollFlags::POLLIN));
+        for c in &self.clients {
+            let mut flags = PollFlags::POLLIN;
+            if c.pending() > 0 {
+                flags |= PollFlags::POLLOUT;
+            }
+            fds.push((c.stream.as_fd(), flags));
+        }
+        fds
+    }
+
+    /// Acts on what `poll` reported (`revents` in the order of [`Server::poll_fds`]) and
+    /// returns the commands that arrived, in order.
+    pub fn service(&mut self, revents: &[PollFlags]) -> Vec<(ClientId, Request)> {
+        let mut requests = Vec::new();
+        for (i, ev) in revents.iter().enumerate().skip(1) {
+            let Some(client) = self.clients.get_mut(i - 1) else {
+                break;
+            };
+            if ev.intersects(PollFlags::POLLOUT) {
+                client.flush();
+            }
+            if ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                if ev.intersects(PollFlags::POLLNVAL) {
+                    client.dead = true;
+                    continue;
+                }
+                let id = client.id;
+                requests.extend(client.read().into_iter().map(|r| (id, r)));
+                if ev.intersects(PollFlags::POLLERR) && !ev.intersects(PollFlags::POLLIN) {
+                    client.dead = true;
+                }
+            }
+        }
+        if revents
+            .first()
+            .is_some_and(|ev| ev.intersects(PollFlags::POLLIN))
+        {
+            self.accept();
+        }
+        requests
+    }
+
+    fn accept(&mut self) {
+        // Bounded so that a connection storm cannot keep us here.
+        for _ in 0..64 {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if self.clients.len() >= MAX_CLIENTS {
+                        log::warn!("Too many clients ({MAX_CLIENTS}); refusing a new connection");
+                        continue;
+                    }
+                    if let Err(e) = stream.set_nonblocking(true) {
+                        log::warn!("Can't make a client connection non-blocking: {e}");
+                        continue;
+                    }
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    crate::upsdebug!(3, "new connection: client {id}");
+                    self.clients.push(Client {
+                        id,
+                        stream,
+                        tokenizer: Tokenizer::new(),
+                        out: Vec::new(),
+                        sent: 0,
+                        broadcast: true,
+                        closing: false,
+                        dead: false,
+                        unknown_logged: 0,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: the pending connection stays queued; we try again
+                    // on the next wake-up rather than spinning here.
+                    log::warn!("accept on {} failed: {e}", self.path.display());
+                    break;
+                }
+            }
+        }
+    }
+
+    fn client(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.clients.iter_mut().find(|c| c.id == id)
+    }
+
+    pub fn reply(&mut self, id: ClientId, lines: &[String]) {
+        if let Some(c) = self.client(id) {
+            c.queue(lines);
+        }
+    }
+
+    /// Closes the connection once everything queued for it has been written.
+    pub fn close_after_reply(&mut self, id: ClientId) {
+        if let Some(c) = self.client(id) {
+            c.closing = true;
+            c.flush();
+        }
+    }
+
+    pub fn set_broadcast(&mut self, id: ClientId, on: bool) {
+        if let Some(c) = self.client(id) {
+            c.broadcast = on;
+        }
+    }
+
+    /// Sends lines to every client that has not asked for NOBROADCAST.
+    pub fn broadcast(&mut self, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
+        for line in lines {
+            crate::upsdebug!(5, "broadcast: {line}");
+        }
+        for c in self.clients.iter_mut().filter(|c| c.broadcast) {
+            c.queue(lines);
+        }
+    }
+
+    /// Forgets clients that left or were dropped.
+    pub fn reap(&mut self) {
+        self.clients.retain(|c| !c.dead);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only remove the socket if it is still ours: a newer instance may have replaced it.
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
