@@ -12,18 +12,14 @@ use crate::port::{ModemPort, OpenError, PortSpec, apply_cable_power};
 use crate::protocol::{Outcome, Request, tracking};
 use crate::server::{ClientId, Server, SocketError};
 use crate::settings::{Origin, Settings};
+use crate::signals::Signals;
 use crate::status::decode;
 use crate::upsdebug;
 use crate::upstype::{UPS_TYPES, UpsType, UpstypeError, parse_upstype, type_list};
 use crate::version;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::fmt;
-use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A start-up failure: what to print on stdout (NUT prints some diagnostics there) and the
@@ -121,51 +117,6 @@ impl CommFailures {
             log::info!("Communications with UPS re-established");
         }
         self.count = 0;
-    }
-}
-
-/// Signals the loop reacts to; the handlers only set flags and write to a pipe.
-struct Signals {
-    exit: Arc<AtomicBool>,
-    exit_signal: Arc<std::sync::atomic::AtomicI32>,
-    reload: Arc<AtomicBool>,
-    wake: UnixStream,
-}
-
-impl Signals {
-    fn install() -> std::io::Result<Signals> {
-        use signal_hook::consts::*;
-        let (wake, notify) = UnixStream::pair()?;
-        wake.set_nonblocking(true)?;
-        notify.set_nonblocking(true)?;
-        let exit = Arc::new(AtomicBool::new(false));
-        let exit_signal = Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let reload = Arc::new(AtomicBool::new(false));
-        for sig in [SIGTERM, SIGINT, SIGQUIT] {
-            signal_hook::flag::register(sig, Arc::clone(&exit))?;
-            let which = Arc::clone(&exit_signal);
-            // SAFETY: the action only stores into an atomic, which is async-signal-safe.
-            unsafe {
-                signal_hook::low_level::register(sig, move || which.store(sig, Ordering::SeqCst))
-            }?;
-        }
-        for sig in [SIGHUP, SIGUSR1, SIGUSR2] {
-            signal_hook::flag::register(sig, Arc::clone(&reload))?;
-        }
-        for sig in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2] {
-            signal_hook::low_level::pipe::register(sig, notify.try_clone()?)?;
-        }
-        Ok(Signals {
-            exit,
-            exit_signal,
-            reload,
-            wake,
-        })
-    }
-
-    fn drain(&mut self) {
-        let mut buf = [0u8; 64];
-        while matches!(self.wake.read(&mut buf), Ok(n) if n > 0) {}
     }
 }
 
@@ -512,7 +463,14 @@ impl Driver {
             let revents = {
                 let socket_fds = server.poll_fds();
                 let mut fds = Vec::with_capacity(socket_fds.len() + 2);
-                fds.push(PollFd::new(signals.wake.as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(signals.wake_fd(), PollFlags::POLLIN));
+                // A port that can report line changes wakes us at once; the slot is kept
+                // (with no events) when it cannot, so the indices below stay fixed.
+                let port_fd = self.port.as_ref().and_then(|p| p.wake_fd());
+                fds.push(match port_fd {
+                    Some(fd) => PollFd::new(fd, PollFlags::POLLIN),
+                    None => PollFd::new(signals.wake_fd(), PollFlags::empty()),
+                });
                 fds.extend(
                     socket_fds
                         .iter()
@@ -540,19 +498,23 @@ impl Driver {
             if revents.first().is_some_and(|r| !r.is_empty()) {
                 signals.drain();
             }
-            if signals.exit.load(Ordering::SeqCst) {
-                log::info!(
-                    "Signal {}: exiting",
-                    signals.exit_signal.load(Ordering::SeqCst)
-                );
+            if let Some(sig) = signals.exit_signal() {
+                log::info!("Signal {sig}: exiting");
                 return Ok(0);
             }
-            if signals.reload.swap(false, Ordering::SeqCst) {
+            if revents
+                .get(1)
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN))
+            {
+                // The port reported a line change: read it now rather than at the next tick.
+                self.update();
+            }
+            if signals.take_reload() {
                 log::info!(
                     "Reload signal received: live reload is not supported by this version yet; nothing changed"
                 );
             }
-            for (id, request) in server.service(&revents[1..]) {
+            for (id, request) in server.service(revents.get(2..).unwrap_or_default()) {
                 self.handle(&mut server, id, request);
             }
         }

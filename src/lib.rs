@@ -18,6 +18,7 @@ pub mod port;
 pub mod protocol;
 pub mod server;
 pub mod settings;
+pub mod signals;
 pub mod status;
 pub mod syslog;
 pub mod upsconf;
