@@ -435,6 +435,19 @@ impl Driver {
             .map_err(|e| Fatal::msg(format!("Can't install signal handlers: {e}")))?;
         let socket = statepath.join(format!("{progname}-{}", self.upsname));
         let mut server = Server::bind(&socket)?;
+        if nix::unistd::geteuid().is_root() {
+            let group = self
+                .settings
+                .group
+                .as_deref()
+                .unwrap_or(crate::paths::DEFAULT_GROUP);
+            match server.give_to_group(group) {
+                Ok(()) => upsdebug!(1, "Group access for this driver successfully fixed"),
+                Err(e) => log::warn!(
+                    "WARNING: Needed to fix group access to filesystem socket of this driver, but failed: {e}"
+                ),
+            }
+        }
         // Anything queued before the socket existed is in the first DUMPALL instead.
         self.dstate.take_updates();
         upsdebug!(

@@ -280,6 +280,18 @@ impl Server {
         &self.path
     }
 
+    /// Gives the socket to `group` (keeping mode 0660) so that upsd, which runs as that
+    /// group's user, can connect while the driver itself runs as root.
+    pub fn give_to_group(&self, group: &str) -> Result<(), String> {
+        let gid = match nix::unistd::Group::from_name(group) {
+            Ok(Some(g)) => g.gid,
+            Ok(None) => return Err(format!("group {group} not found")),
+            Err(e) => return Err(format!("getgrnam({group}): {e}")),
+        };
+        nix::unistd::chown(&self.path, None, Some(gid))
+            .map_err(|e| format!("chown {}: {e}", self.path.display()))
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients.len()
     }
