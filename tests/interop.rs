@@ -17,16 +17,14 @@
 //! refuse a second instance, so without it a system upsd running on this machine would make the
 //! test's upsd exit.
 //!
-//! Users and permissions: both programs are started with `-u root`. Started as root, upsd
-//! otherwise drops to user `nut` *before* reading ups.conf and connecting to driver sockets, so
-//! the directory, the config files and the socket would all have to be accessible to `nut`.
-//! Our driver creates its socket with mode 0660, owned by whoever runs it; NUT's C driver would
-//! drop to `nut` too (so its socket ends up `nut:nut`), but this version of ours does not apply
-//! `user =`/`-u` yet, so its socket stays `root:root` and a `nut` upsd gets `EACCES` ("Can't
-//! connect to UPS [...]: Permission denied"). With `-u root` on both, the two processes run as
-//! the same user and everything in the temporary directory is reachable. When the tests do not
-//! run as root, `-u` is a no-op for upsd (it only switches users when started as root) and the
-//! two processes again share a user.
+//! Users and permissions: most tests start both programs with `-u root`, so they share a user
+//! and everything in the temporary directory is reachable (when the tests do not run as root,
+//! `-u` is a no-op and the two processes again share a user). One test,
+//! `stock_upsd_running_as_nut_reads_the_driver`, starts upsd as a stock installation does: as
+//! root, letting it drop to user `nut` before it reads ups.conf and connects to drivers. This
+//! version of our driver does not switch users yet, so, running as root, it gives its socket to
+//! group `nut` (root:nut 0660), as NUT's group fix-up does; the directory and configuration are
+//! made root:nut 0770/0640 as Debian ships them.
 //!
 //! Readiness is always observed, never slept for: the driver is ready when its socket answers
 //! `PING` with `PONG`; upsd is ready, and each scripted step has taken effect, when `upsc`
@@ -42,7 +40,7 @@ mod support;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -179,12 +177,18 @@ struct Rig {
     upsd: Option<Proc>,
     /// How many times the driver was started (for messages).
     driver_starts: u32,
+    /// Start upsd as a stock installation does: as root, letting it drop to user `nut`.
+    upsd_as_nut: bool,
 }
 
 impl Rig {
     /// Writes the configuration (with `initial` as the input lines), starts our driver and
     /// waits for its socket, then starts upsd and waits until upsc shows `initial_status`.
     fn start(tools: Tools, initial: &str, initial_status: &str) -> Rig {
+        Rig::start_with(tools, initial, initial_status, false)
+    }
+
+    fn start_with(tools: Tools, initial: &str, initial_status: &str, upsd_as_nut: bool) -> Rig {
         let dir = TempDir::new("genericups-interop");
         let mut rig = Rig {
             tools,
@@ -193,6 +197,7 @@ impl Rig {
             driver: None,
             upsd: None,
             driver_starts: 0,
+            upsd_as_nut,
         };
         // upsd warns about a world-readable configuration directory.
         std::fs::set_permissions(rig.dir.path(), std::fs::Permissions::from_mode(0o700))
@@ -212,10 +217,37 @@ impl Rig {
             ),
         );
         rig.write_private("upsd.users", "");
+        if upsd_as_nut {
+            rig.share_with_nut();
+        }
         rig.start_driver();
         rig.start_upsd();
         rig.wait_status(initial_status);
         rig
+    }
+
+    /// Makes the directory and the configuration readable by group `nut` (as Debian installs
+    /// them: root:nut 0640 in a root:nut 0770 directory), for a upsd that drops to `nut`.
+    fn share_with_nut(&self) {
+        let nut = nix::unistd::Group::from_name("nut")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("group nut is missing (Debian's nut-server creates it)"));
+        let dir = self.dir.path().to_path_buf();
+        let mut paths = vec![dir.clone()];
+        for name in ["ups.conf", "upsd.users", "upsd.conf", "lines"] {
+            paths.push(dir.join(name));
+        }
+        for path in paths {
+            if !path.exists() {
+                continue;
+            }
+            nix::unistd::chown(&path, None, Some(nut.gid))
+                .unwrap_or_else(|e| panic!("cannot chgrp {}: {e}", path.display()));
+            let mode = if path == dir { 0o770 } else { 0o640 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -315,11 +347,17 @@ impl Rig {
                 "upsd.conf",
                 &format!("LISTEN 127.0.0.1 {}\nMAXAGE 15\n", self.port),
             );
+            if self.upsd_as_nut {
+                self.share_with_nut();
+            }
             // -F: foreground without debug output (and no PID file); -u root: see the module
             // documentation.
             let mut cmd = Command::new(&self.tools.upsd);
-            cmd.args(["-F", "-u", "root"])
-                .stdin(Stdio::null())
+            cmd.arg("-F");
+            if !self.upsd_as_nut {
+                cmd.args(["-u", "root"]);
+            }
+            cmd.stdin(Stdio::null())
                 .stdout(self.log_file("upsd.stdout"))
                 .stderr(self.log_file("upsd.stderr"));
             self.nut_env(&mut cmd);
@@ -689,4 +727,27 @@ fn upsd_reconnects_to_a_restarted_driver() {
         Some(0),
         "exit status after the second SIGTERM"
     );
+}
+
+/// A stock upsd started as root drops to user `nut` before it connects to drivers; our driver
+/// (running as root in this version) must leave its socket reachable for it: root:nut 0660.
+#[test]
+fn stock_upsd_running_as_nut_reads_the_driver() {
+    let Some(tools) = tools() else { return };
+    if !nix::unistd::geteuid().is_root() {
+        support::missing_prerequisite("root (to let upsd drop to user nut)");
+        return;
+    }
+    let mut rig = Rig::start_with(tools, "CTS DCD", "OL", true);
+    let meta = std::fs::metadata(rig.socket_path()).expect("socket exists");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660, "socket mode");
+    let nut = nix::unistd::Group::from_name("nut")
+        .ok()
+        .flatten()
+        .expect("group nut");
+    assert_eq!(meta.gid(), nut.gid.as_raw(), "socket group");
+    rig.set_lines("DCD");
+    rig.wait_status("OB");
+    rig.set_lines("CTS DCD");
+    rig.wait_status("OL");
 }
