@@ -150,8 +150,9 @@ impl Driver {
         })?;
         apply_cable_power(port.as_mut(), ups.cp).map_err(|e| {
             Fatal::msg(format!(
-                "Can't set cable power ({}) on {port_name}: {e}",
-                crate::upstype::output_word(ups.cp)
+                "Can't set cable power ({}) on {port_name}: {}",
+                crate::upstype::output_word(ups.cp),
+                crate::port::strerror(&e)
             ))
         })?;
         upsdebug!(
@@ -252,7 +253,10 @@ impl Driver {
                 Ok(mut port) => {
                     log::info!("Port {} reopened", self.port_name());
                     if let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp) {
-                        self.failed(&format!("setting cable power failed: {e}"));
+                        self.failed(&format!(
+                            "setting cable power failed: {}",
+                            crate::port::strerror(&e)
+                        ));
                         return;
                     }
                     self.port = Some(port);
@@ -282,7 +286,7 @@ impl Driver {
                 self.dstate.data_ok();
             }
             Err(e) => {
-                log::info!("ioctl failed: {e}");
+                log::info!("ioctl failed: {}", crate::port::strerror(&e));
                 // Closing lets the next poll reopen the device: after a USB adapter is
                 // unplugged and replugged, only a fresh open reaches the new device.
                 self.port = None;
@@ -347,6 +351,9 @@ impl Driver {
             }
             Request::Malformed(_) | Request::Unknown(_) => return,
         };
+        // Changes a request made go out before its reply, as in NUT (a client waiting for
+        // TRACKING has then already seen the new value).
+        server.broadcast(&self.dstate.take_updates());
         if !reply.is_empty() {
             server.reply(id, &reply);
         }
@@ -419,9 +426,10 @@ impl Driver {
         }
     }
 
-    /// `-d n`: n more polls back to back, then the tree as `name: value` lines.
+    /// `-d n`: n+1 more polls back to back (as NUT: its loop counter reaches n after n+1
+    /// updates), then the tree as `name: value` lines.
     pub fn dump(mut self, count: u32) -> String {
-        for _ in 0..count {
+        for _ in 0..=count {
             self.update();
         }
         self.dstate.set_info("driver.state", "dumping");
