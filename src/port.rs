@@ -102,7 +102,7 @@ impl OpenError {
                 format!("{} is locked by another process", path.display())
             }
             OpenError::Failed { path, call, errno } => {
-                format!("{}: {call}: {}", path.display(), errno.desc())
+                format!("{}: {call}: {}", path.display(), errno_text(*errno))
             }
         }
     }
@@ -144,11 +144,27 @@ impl fmt::Display for OpenError {
                     f,
                     "Unable to use {}: {call}: {}",
                     path.display(),
-                    errno.desc()
+                    errno_text(*errno)
                 )
             }
         }
     }
+}
+
+/// The C library's text for an OS error, as NUT prints it: `Input/output error`, without
+/// io::Error's ` (os error 5)` and unlike nix's `Errno::desc` (`I/O error`, `Not a typewriter`).
+pub fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map_or(text.clone(), str::to_string),
+        None => text,
+    }
+}
+
+fn errno_text(errno: Errno) -> String {
+    strerror(&io::Error::from_raw_os_error(errno as i32))
 }
 
 fn user_name(uid: nix::unistd::Uid) -> String {
