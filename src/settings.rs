@@ -542,6 +542,20 @@ impl Settings {
             });
         };
         let lower = key.to_ascii_lowercase();
+        for prefix in ["override.", "default."] {
+            if let Some(var) = lower.strip_prefix(prefix)
+                && !crate::protocol::is_valid_name(var)
+            {
+                // The name goes on the socket unquoted; a space or quote would break upsd's
+                // reading of every later line.
+                return Err(ConfigError::invalid(
+                    format!("Error: '{key}' does not name a valid variable"),
+                    origin,
+                    key,
+                    &format!("expected {prefix}<name> with letters, digits, '.', '_' or '-'"),
+                ));
+            }
+        }
         if let Some(var) = lower.strip_prefix("override.") {
             let var = &key[key.len() - var.len()..];
             self.override_vars.push((var.to_string(), v.to_string()));
@@ -994,6 +1008,16 @@ mod tests {
                 vec!["-s", "u", "-x", "port"],
                 None,
                 "Error: 'port' needs a value (command line: key 'port': expected port = <value>)",
+            ),
+            (
+                vec!["-s", "u", "-x", "override.a b=1"],
+                None,
+                "Error: 'override.a b' does not name a valid variable (command line: key 'override.a b': expected override.<name> with letters, digits, '.', '_' or '-')",
+            ),
+            (
+                vec!["-s", "u", "-x", "default.=1"],
+                None,
+                "Error: 'default.' does not name a valid variable (command line: key 'default.': expected default.<name> with letters, digits, '.', '_' or '-')",
             ),
             (
                 vec!["-s", "u", "/dev/a", "/dev/b"],
