@@ -1,0 +1,1092 @@
+//! The driver on a (simulated) serial port: status decoding for every combination of input
+//! lines (against NUT's C driver where it is installed), cable power for every upstype, the
+//! live socket while lines change, read failures, a port that vanishes and comes back, a pty
+//! without the interposer, port locking and a missing port.
+//!
+//! Everything runs on pseudo-terminals, with the `modemsim` LD_PRELOAD interposer answering
+//! the modem-control ioctls. Never a real serial device.
+//!
+//! The expectations (which line means what for each type, which lines are cable power) are
+//! written out here from NUT's `genericups.h` as transcribed in the spec (§7.2, §7.6), not
+//! taken from `src/upstype.rs`, so that a mistake in the table shows up as a failure.
+
+mod support;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::{
+    ModemSim, Pty, TempDir, dump_vars, nut_genericups, run_with_timeout, wait_with_timeout,
+};
+
+/// Our driver.
+const DRIVER: &str = env!("CARGO_BIN_EXE_genericups");
+/// Bound for one dump-mode run or one start-up failure.
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound for waiting on a socket line or a log line from a live driver polling every second.
+const WAIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Expectations, written out independently of src/upstype.rs.
+
+const DTR: u32 = 0x002;
+const RTS: u32 = 0x004;
+const CTS: u32 = 0x020;
+const DCD: u32 = 0x040;
+const RNG: u32 = 0x080;
+const DSR: u32 = 0x100;
+
+/// Cable power (the output lines raised at start-up) of types 0..=23, from genericups.h.
+const CABLE_POWER: [u32; 24] = [
+    DTR | RTS, // 0 UPSONIC LAN Saver 600
+    DTR,       // 1 APC Back-UPS 940-0095A/C
+    RTS,       // 2 APC Back-UPS 940-0020B/C
+    DTR,       // 3 PowerTech Comp1000
+    RTS,       // 4 Generic RUPS
+    DTR,       // 5 TrippLite Lan2.2
+    DTR,       // 6 Best Patriot
+    RTS,       // 7 CyberPower Power99
+    DTR,       // 8 Nitram Elite 500
+    0,         // 9 APC Back-UPS 940-0023A
+    RTS,       // 10 Victron Lite
+    DTR,       // 11 Powerware 3115
+    RTS,       // 12 APC Back-UPS Office
+    DTR | RTS, // 13 Repoteck
+    DTR,       // 14 Online P-series
+    DTR,       // 15 Powerware 5119
+    DTR | RTS, // 16 Nitram Elite 2002
+    DTR,       // 17 PowerKinetics 9001
+    DTR,       // 18 TrippLite Omni 450LAN
+    DTR,       // 19 Fideltronik Ares
+    DTR,       // 20 Powerware 5119 RM
+    RTS,       // 21 Generic RUPS 2000
+    RTS,       // 22 Gamatronic
+    RTS,       // 23 FTTx
+];
+
+/// The input lines one reading holds.
+#[derive(Clone, Copy, Debug)]
+struct Inputs {
+    cts: bool,
+    dcd: bool,
+    rng: bool,
+    dsr: bool,
+}
+
+impl Inputs {
+    /// All 16 combinations.
+    fn all() -> impl Iterator<Item = Inputs> {
+        (0..16u32).map(|n| Inputs {
+            cts: n & 1 != 0,
+            dcd: n & 2 != 0,
+            rng: n & 4 != 0,
+            dsr: n & 8 != 0,
+        })
+    }
+
+    /// The `lines` file content, e.g. `CTS RNG` (empty for none).
+    fn words(self) -> String {
+        let mut w = Vec::new();
+        for (on, name) in [
+            (self.cts, "CTS"),
+            (self.dcd, "DCD"),
+            (self.rng, "RNG"),
+            (self.dsr, "DSR"),
+        ] {
+            if on {
+                w.push(name);
+            }
+        }
+        w.join(" ")
+    }
+}
+
+/// `ups.status` for `upstype` with `l` read, by the rules of genericups.h: tokens in the order
+/// LB, OL|OB, RB, BYPASS.
+fn expected_status(upstype: u32, l: Inputs) -> String {
+    // (on line, low battery, replace battery, bypass)
+    let (ol, lb, rb, bypass) = match upstype {
+        // Generic RUPS: OL = CTS high, LB = DCD low.
+        4 => (l.cts, !l.dcd, false, false),
+        // APC 940-0095A/C: OL = RNG low, LB = DCD high.
+        1 => (!l.rng, l.dcd, false, false),
+        // APC 940-0023A: OL = DCD low, LB = CTS high.
+        9 => (!l.dcd, l.cts, false, false),
+        // Repoteck: OL = DCD high, LB = CTS low.
+        13 => (l.dcd, !l.cts, false, false),
+        // FTTx: OL = CTS high, LB = DCD low, RB = RNG low, BYPASS = DSR low.
+        23 => (l.cts, !l.dcd, !l.rng, !l.dsr),
+        other => panic!("no status rules written for type {other}"),
+    };
+    let mut tokens = Vec::new();
+    if lb {
+        tokens.push("LB");
+    }
+    tokens.push(if ol { "OL" } else { "OB" });
+    if rb {
+        tokens.push("RB");
+    }
+    if bypass {
+        tokens.push("BYPASS");
+    }
+    tokens.join(" ")
+}
+
+/// A modem word as the interposer logs it: `0x064 RTS CTS DCD`, `0x000 none`.
+fn word(bits: u32) -> String {
+    let names: Vec<&str> = [
+        (DTR, "DTR"),
+        (RTS, "RTS"),
+        (CTS, "CTS"),
+        (DCD, "DCD"),
+        (RNG, "RNG"),
+        (DSR, "DSR"),
+    ]
+    .iter()
+    .filter(|(b, _)| bits & b != 0)
+    .map(|(_, n)| *n)
+    .collect();
+    let names = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(" ")
+    };
+    format!("0x{bits:03x} {names}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running drivers.
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout:\n{}--- stderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// A driver command (ours or the C one) with the common arguments and a private state path.
+fn command(exe: &Path, state: &Path, name: &str, port: &Path, upstype: u32) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(["-s", name, "-x"])
+        .arg(format!("port={}", port.display()))
+        .arg("-x")
+        .arg(format!("upstype={upstype}"))
+        .env("NUT_STATEPATH", state)
+        .env("NUT_CONFPATH", state)
+        .env_remove("NUT_DEBUG_LEVEL")
+        .env_remove("LD_PRELOAD")
+        .env_remove("MODEMSIM_DIR")
+        .env_remove("MODEMSIM_PORT");
+    if exe != Path::new(DRIVER) {
+        // NUT's C driver would drop to user nut otherwise.
+        cmd.args(["-u", "root"]);
+    }
+    cmd
+}
+
+/// One dump-mode run (`-d 1`) under the interposer with `extra` arguments.
+fn dump_run(exe: &Path, sim: &ModemSim, pty: &Pty, upstype: u32, extra: &[&str]) -> Output {
+    let state = TempDir::new("serial-dump");
+    let mut cmd = command(exe, state.path(), "t", pty.slave_path(), upstype);
+    cmd.args(["-d", "1"]).args(extra).envs(sim.envs_for(pty));
+    run_with_timeout(&mut cmd, RUN_TIMEOUT)
+}
+
+/// A driver running in the foreground, stdout and stderr going to files. Dropping it stops it
+/// (SIGTERM, then SIGKILL), so a failing test leaks no process.
+struct Running {
+    child: Child,
+    stderr: PathBuf,
+    socket: PathBuf,
+}
+
+impl Running {
+    /// Starts our driver: `-DDDDD -s <name> -x port=<port> -x upstype=<n> -i 1 <extra>`.
+    fn start(
+        state: &Path,
+        name: &str,
+        port: &Path,
+        upstype: u32,
+        extra: &[&str],
+        envs: Vec<(String, String)>,
+    ) -> Running {
+        let stdout = state.join(format!("{name}.stdout"));
+        let stderr = state.join(format!("{name}.stderr"));
+        let mut cmd = command(Path::new(DRIVER), state, name, port, upstype);
+        cmd.args(["-DDDDD", "-i", "1"])
+            .args(extra)
+            .envs(envs)
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout).expect("create stdout file"))
+            .stderr(File::create(&stderr).expect("create stderr file"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        Running {
+            child,
+            stderr,
+            socket: state.join(format!("genericups-{name}")),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Panics (showing stderr) if the driver has exited.
+    fn assert_running(&mut self, when: &str) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!(
+                "driver exited ({status}) {when}\n--- stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    /// Waits until `predicate(stderr)` holds; panics after [`WAIT`] or if the driver exits.
+    fn wait_stderr(&mut self, what: &str, predicate: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if predicate(&self.stderr()) {
+                return;
+            }
+            self.assert_running(&format!("while waiting for {what} on stderr"));
+            if Instant::now() >= deadline {
+                panic!(
+                    "no {what} on stderr within {WAIT:?}\n--- stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Connects to the driver's socket, retrying until it accepts (bounded by [`WAIT`]).
+    fn connect(&mut self) -> Client {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match UnixStream::connect(&self.socket) {
+                Ok(stream) => return Client::new(stream),
+                Err(e) => {
+                    self.assert_running("before its socket accepted a connection");
+                    if Instant::now() >= deadline {
+                        panic!(
+                            "cannot connect to {} within {WAIT:?}: {e}\n--- stderr:\n{}",
+                            self.socket.display(),
+                            self.stderr()
+                        );
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// SIGTERM; the driver must exit 0 within [`RUN_TIMEOUT`].
+    fn stop(&mut self) {
+        self.assert_running("before it was asked to stop");
+        kill(self.pid(), Signal::SIGTERM).expect("SIGTERM the driver");
+        let status = wait_with_timeout(&mut self.child, RUN_TIMEOUT);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "driver did not exit 0 on SIGTERM: {status:?}\n--- stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// Waits for the driver to exit by itself.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_with_timeout(&mut self.child, timeout)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = kill(self.pid(), Signal::SIGTERM);
+            if wait_with_timeout(&mut self.child, Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// A raw socket client; a thread turns what the driver sends into lines.
+struct Client {
+    stream: UnixStream,
+    lines: Receiver<String>,
+    /// Everything received so far, for failure messages.
+    seen: Vec<String>,
+}
+
+impl Client {
+    fn new(stream: UnixStream) -> Client {
+        let reader = stream.try_clone().expect("clone the socket");
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Client {
+            stream,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, request: &str) {
+        writeln!(self.stream, "{request}").expect("write to the driver socket");
+    }
+
+    /// Reads lines until one equals `want`; returns the lines read (the last is `want`).
+    fn wait_line(&mut self, want: &str, driver: &Running) -> Vec<String> {
+        self.wait_all(&[want], driver)
+    }
+
+    /// Reads lines until each of `wants` has been seen (in any order); returns the lines read.
+    fn wait_all(&mut self, wants: &[&str], driver: &Running) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut got = Vec::new();
+        let mut missing: Vec<&str> = wants.to_vec();
+        while !missing.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    missing.retain(|w| *w != line);
+                    self.seen.push(line.clone());
+                    got.push(line);
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "socket never sent {missing:?} within {WAIT:?}; received so far:\n{}\n--- stderr:\n{}",
+                    self.seen.join("\n"),
+                    driver.stderr()
+                ),
+            }
+        }
+        got
+    }
+
+    /// Sends DUMPALL and returns the reply up to and including DUMPDONE.
+    fn dumpall(&mut self, driver: &Running) -> Vec<String> {
+        self.send("DUMPALL");
+        self.wait_line("DUMPDONE", driver)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn status_line(status: &str) -> String {
+    format!("SETINFO ups.status \"{status}\"")
+}
+
+/// Index of the first log entry at or after `from` for which `pred` holds.
+fn find_entry(
+    entries: &[support::LogEntry],
+    from: usize,
+    pred: impl Fn(&support::LogEntry) -> bool,
+) -> Option<usize> {
+    entries
+        .iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, e)| pred(e))
+        .map(|(i, _)| i)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Status follows the lines.
+
+#[test]
+fn status_follows_every_line_combination() {
+    let c_driver = nut_genericups();
+    let ours = Path::new(DRIVER);
+    for upstype in [4, 1, 9, 13, 23] {
+        let pty = Pty::new();
+        for inputs in Inputs::all() {
+            let lines = inputs.words();
+            let want = expected_status(upstype, inputs);
+            let sim = ModemSim::new();
+            sim.set_lines(&lines);
+            let out = dump_run(ours, &sim, &pty, upstype, &[]);
+            let why = format!(
+                "type {upstype}, lines {lines:?}\n{}\n--- log:\n{}",
+                describe(&out),
+                sim.log()
+            );
+            assert!(out.status.success(), "{why}");
+            let vars = dump_vars(&text(&out.stdout));
+            assert_eq!(
+                vars.get("ups.status").map(String::as_str),
+                Some(want.as_str()),
+                "{why}"
+            );
+            // The reading really came from the simulated lines.
+            let gets = sim.calls("TIOCMGET");
+            let read = [
+                (inputs.cts, CTS),
+                (inputs.dcd, DCD),
+                (inputs.rng, RNG),
+                (inputs.dsr, DSR),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(CABLE_POWER[upstype as usize], |w, (_, b)| w | b);
+            assert!(!gets.is_empty(), "{why}");
+            assert!(gets.iter().all(|g| *g == word(read)), "{why}");
+
+            if let Some(c) = &c_driver {
+                let c_sim = ModemSim::new();
+                c_sim.set_lines(&lines);
+                let c_out = dump_run(c, &c_sim, &pty, upstype, &[]);
+                let c_why = format!("C driver, {why}\n--- C:\n{}", describe(&c_out));
+                assert!(c_out.status.success(), "{c_why}");
+                let c_vars = dump_vars(&text(&c_out.stdout));
+                assert_eq!(c_vars.get("ups.status"), vars.get("ups.status"), "{c_why}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Live: the socket follows the lines.
+
+#[test]
+fn live_status_broadcasts_follow_the_lines() {
+    let state = TempDir::new("serial-live");
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines("CTS DCD");
+    let mut driver = Running::start(
+        state.path(),
+        "live",
+        pty.slave_path(),
+        4,
+        &[],
+        sim.envs_for(&pty),
+    );
+    let mut client = driver.connect();
+    let dump = client.dumpall(&driver);
+    assert!(dump.contains(&status_line("OL")), "{dump:#?}");
+    assert!(!dump.contains(&"DATASTALE".to_string()), "{dump:#?}");
+
+    for (lines, status, debug) in [
+        (
+            "DCD",
+            "OB",
+            "lines: CTS=0 DCD=1 RNG=0 DSR=0 -> ups.status: OB",
+        ),
+        (
+            "",
+            "LB OB",
+            "lines: CTS=0 DCD=0 RNG=0 DSR=0 -> ups.status: LB OB",
+        ),
+        (
+            "CTS DCD",
+            "OL",
+            "lines: CTS=1 DCD=1 RNG=0 DSR=0 -> ups.status: OL",
+        ),
+    ] {
+        sim.set_lines(lines);
+        let got = client.wait_line(&status_line(status), &driver);
+        // Nothing else changes: only the status is broadcast, and the data stay good.
+        assert!(
+            got.iter().all(|l| l.starts_with("SETINFO ups.status ")),
+            "lines {lines:?}: {got:#?}"
+        );
+        driver.wait_stderr(debug, |e| e.contains(debug));
+    }
+    let dump = client.dumpall(&driver);
+    assert!(dump.contains(&status_line("OL")), "{dump:#?}");
+    // One cable-power setting at start-up and nothing since: no failure, no reopen.
+    assert_eq!(sim.calls("TIOCMBIS"), ["0x004 RTS"], "{}", sim.log());
+    assert_eq!(sim.calls("TIOCMBIC"), ["0x002 DTR"], "{}", sim.log());
+    assert!(sim.calls("TIOCMSET").is_empty(), "{}", sim.log());
+    driver.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Cable power.
+
+/// Checks one `-d 1` run's interposer log and `outputs` against cable power `cp`.
+fn check_cable_power(what: &str, cp: u32, out: &Output, sim: &ModemSim) {
+    let why = format!("{what}\n{}\n--- log:\n{}", describe(out), sim.log());
+    assert!(out.status.success(), "{why}");
+    let off = (DTR | RTS) & !cp;
+    // Raised first, then lowered, all before the first reading, and never again.
+    let mut want = Vec::new();
+    if cp != 0 {
+        want.push(("TIOCMBIS".to_string(), word(cp)));
+    }
+    if off != 0 {
+        want.push(("TIOCMBIC".to_string(), word(off)));
+    }
+    let entries = sim.log_entries();
+    let drives: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e.call != "TIOCMGET")
+        .map(|e| (e.call.clone(), e.detail.clone()))
+        .collect();
+    assert_eq!(drives, want, "{why}");
+    let first_get = find_entry(&entries, 0, |e| e.call == "TIOCMGET").expect("a reading");
+    assert_eq!(first_get, want.len(), "cable power comes first: {why}");
+    // The readings see the cable power (lines are CTS DCD).
+    assert!(
+        sim.calls("TIOCMGET")
+            .iter()
+            .all(|g| *g == word(cp | CTS | DCD)),
+        "{why}"
+    );
+    // The simulated port starts with DTR and RTS up; `outputs` appears on the first change.
+    let outputs = if cp == DTR | RTS {
+        String::new()
+    } else {
+        format!("{}\n", word(cp))
+    };
+    assert_eq!(sim.outputs(), outputs, "{why}");
+}
+
+#[test]
+fn cable_power_as_the_table_says() {
+    let c_driver = nut_genericups();
+    let ours = Path::new(DRIVER);
+    let pty = Pty::new();
+    for upstype in 0..24u32 {
+        let cp = CABLE_POWER[upstype as usize];
+        let sim = ModemSim::new();
+        sim.set_lines("CTS DCD");
+        let out = dump_run(ours, &sim, &pty, upstype, &[]);
+        check_cable_power(&format!("type {upstype}"), cp, &out, &sim);
+        if let Some(c) = &c_driver {
+            // The C driver writes the whole word with TIOCMSET; the line state must agree.
+            let c_sim = ModemSim::new();
+            c_sim.set_lines("CTS DCD");
+            let c_out = dump_run(c, &c_sim, &pty, upstype, &[]);
+            let why = format!("C driver, type {upstype}\n{}", describe(&c_out));
+            assert!(c_out.status.success(), "{why}");
+            assert_eq!(c_sim.calls("TIOCMSET"), [word(cp)], "{why}");
+            assert_eq!(c_sim.outputs(), sim.outputs(), "{why}");
+        }
+    }
+
+    // An override replaces the table's cable power: type 4 is RTS, CP=DTR makes it DTR only.
+    assert_eq!(CABLE_POWER[4], RTS);
+    let sim = ModemSim::new();
+    sim.set_lines("CTS DCD");
+    let out = dump_run(ours, &sim, &pty, 4, &["-x", "CP=DTR"]);
+    check_cable_power("type 4 with CP=DTR", DTR, &out, &sim);
+    if let Some(c) = &c_driver {
+        let c_sim = ModemSim::new();
+        c_sim.set_lines("CTS DCD");
+        let c_out = dump_run(c, &c_sim, &pty, 4, &["-x", "CP=DTR"]);
+        let why = format!("C driver, type 4 with CP=DTR\n{}", describe(&c_out));
+        assert!(c_out.status.success(), "{why}");
+        assert_eq!(c_sim.calls("TIOCMSET"), [word(DTR)], "{why}");
+        assert_eq!(c_sim.outputs(), sim.outputs(), "{why}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A failing read.
+
+#[test]
+fn read_failure_marks_data_stale_and_recovers() {
+    let state = TempDir::new("serial-eio");
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines("DCD");
+    let mut driver = Running::start(
+        state.path(),
+        "eio",
+        pty.slave_path(),
+        4,
+        &[],
+        sim.envs_for(&pty),
+    );
+    let mut client = driver.connect();
+    let dump = client.dumpall(&driver);
+    assert!(dump.contains(&status_line("OB")), "{dump:#?}");
+
+    sim.fail_read(Some("EIO"));
+    client.wait_line("DATASTALE", &driver);
+    driver.wait_stderr("the failure", |e| {
+        e.lines()
+            .any(|l| l.ends_with("\tioctl failed: Input/output error"))
+            && e.contains("Communications with UPS lost: Status read failed")
+    });
+    let dump = client.dumpall(&driver);
+    assert_eq!(
+        dump.first().map(String::as_str),
+        Some("DATASTALE"),
+        "{dump:#?}"
+    );
+    assert!(
+        dump.contains(&status_line("OB")),
+        "last status kept: {dump:#?}"
+    );
+    driver.assert_running("after the read failure");
+
+    // The lines change while reads fail; the status follows once they work again.
+    sim.set_lines("CTS DCD");
+    sim.fail_read(None);
+    let got = client.wait_all(&["DATAOK", &status_line("OL")], &driver);
+    assert!(!got.contains(&"DATASTALE".to_string()), "{got:#?}");
+    driver.wait_stderr("the recovery", |e| {
+        e.contains("Communications with UPS re-established")
+    });
+
+    // The port was closed, reopened and cable power driven again after the failure.
+    let entries = sim.log_entries();
+    let why = sim.log();
+    let failed = find_entry(&entries, 0, |e| {
+        e.call == "TIOCMGET" && e.detail == "error EIO"
+    })
+    .unwrap_or_else(|| panic!("no failed read logged:\n{why}"));
+    let redriven = find_entry(&entries, failed, |e| {
+        e.call == "TIOCMBIS" && e.detail == "0x004 RTS"
+    })
+    .unwrap_or_else(|| panic!("no TIOCMBIS after the failure:\n{why}"));
+    find_entry(&entries, redriven, |e| {
+        e.call == "TIOCMGET" && e.detail == "0x064 RTS CTS DCD"
+    })
+    .unwrap_or_else(|| panic!("no good read after re-driving:\n{why}"));
+    assert!(driver.stderr().contains("reopened"), "{}", driver.stderr());
+    driver.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The port vanishes and comes back.
+
+#[test]
+fn port_that_vanishes_and_returns_is_reopened() {
+    let state = TempDir::new("serial-usb");
+    let link = state.path().join("ttyUSBsim");
+    let old = Pty::new();
+    std::os::unix::fs::symlink(old.slave_path(), &link).expect("symlink to the pty");
+    let sim = ModemSim::new();
+    sim.set_lines("CTS DCD");
+    // No MODEMSIM_PORT: every pty slave is simulated, the new one too.
+    let mut driver = Running::start(state.path(), "usb", &link, 4, &[], sim.envs());
+    let mut client = driver.connect();
+    let dump = client.dumpall(&driver);
+    assert!(dump.contains(&status_line("OL")), "{dump:#?}");
+
+    // Unplugged: the device node goes away and the open descriptor answers ENXIO.
+    std::fs::remove_file(&link).expect("remove the symlink");
+    sim.fail_read(Some("ENXIO"));
+    client.wait_line("DATASTALE", &driver);
+    sim.set_lines("DCD");
+    // Failure 1 is the read, 2..=10 the reopen attempts; at the 10th reporting is limited.
+    let reopen_failed = format!(
+        "Communications with UPS lost: reopening the port failed: {}: no such device",
+        link.display()
+    );
+    driver.wait_stderr("10 failures", |e| {
+        e.contains("Warning: excessive comm failures, limiting error reporting")
+    });
+    let stderr = driver.stderr();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.ends_with("\tioctl failed: No such device or address")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches(&reopen_failed).count(),
+        9,
+        "{reopen_failed:?}\n{stderr}"
+    );
+    // Failures 11 and 12 are not reported. No readiness signal exists for a message that must
+    // not appear, so give the driver (polling every second) a few more polls.
+    thread::sleep(Duration::from_millis(2500));
+    driver.assert_running("while the port is missing");
+    let stderr = driver.stderr();
+    assert_eq!(
+        stderr.matches("Communications with UPS lost").count(),
+        10,
+        "only 10 failures are reported before the 20th:\n{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("Warning: excessive comm failures, limiting error reporting")
+            .count(),
+        1,
+        "{stderr}"
+    );
+
+    // Plugged in again: a new device (a new pty) behind the same name.
+    let new = Pty::new();
+    assert_ne!(new.slave_path(), old.slave_path());
+    drop(old);
+    std::os::unix::fs::symlink(new.slave_path(), &link).expect("symlink to the new pty");
+    sim.clear_log();
+    sim.fail_read(None);
+    let got = client.wait_all(&["DATAOK", &status_line("OB")], &driver);
+    assert!(!got.contains(&"DATASTALE".to_string()), "{got:#?}");
+    driver.wait_stderr("the reopen", |e| {
+        e.contains(&format!("Port {} reopened", link.display()))
+            && e.contains("Communications with UPS re-established")
+    });
+    // Cable power was driven on the new device before the good reading.
+    let entries = sim.log_entries();
+    let why = sim.log();
+    let bis = find_entry(&entries, 0, |e| {
+        e.call == "TIOCMBIS" && e.detail == "0x004 RTS"
+    })
+    .unwrap_or_else(|| panic!("cable power not re-driven:\n{why}"));
+    find_entry(&entries, bis, |e| {
+        e.call == "TIOCMGET" && e.detail == "0x044 RTS DCD"
+    })
+    .unwrap_or_else(|| panic!("no good read after the reopen:\n{why}"));
+
+    // And the status follows the lines again.
+    sim.set_lines("CTS DCD");
+    client.wait_line(&status_line("OL"), &driver);
+    sim.set_lines("CTS");
+    client.wait_line(&status_line("LB OL"), &driver);
+    driver.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. A pty without the interposer.
+
+#[test]
+fn pty_without_modem_lines_is_refused_at_startup() {
+    let pty = Pty::new();
+    let state = TempDir::new("serial-notty");
+    let slave = pty.slave_path();
+    let out = run_with_timeout(
+        command(Path::new(DRIVER), state.path(), "t", slave, 4).args(["-d", "1"]),
+        RUN_TIMEOUT,
+    );
+    let why = describe(&out);
+    assert_eq!(out.status.code(), Some(1), "{why}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Can't set cable power (RTS) on {}",
+            slave.display()
+        )),
+        "{why}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "Can't set cable power (RTS) on {}: Inappropriate ioctl for device\n",
+            slave.display()
+        )),
+        "the C library's text, no \"(os error 25)\": {why}"
+    );
+    assert!(!text(&out.stdout).contains("ups.status"), "{why}");
+
+    if let Some(c) = nut_genericups() {
+        let c_out = run_with_timeout(
+            command(&c, state.path(), "t", slave, 4).args(["-d", "1"]),
+            RUN_TIMEOUT,
+        );
+        let why = describe(&c_out);
+        assert_eq!(c_out.status.code(), Some(1), "{why}");
+        assert!(
+            text(&c_out.stderr).contains("ioctl TIOCMSET: Inappropriate ioctl for device"),
+            "{why}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Locking.
+
+#[test]
+fn second_instance_on_a_locked_port_is_refused() {
+    let state = TempDir::new("serial-lock");
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines("CTS DCD");
+    let mut first = Running::start(
+        state.path(),
+        "first",
+        pty.slave_path(),
+        4,
+        &[],
+        sim.envs_for(&pty),
+    );
+    // The socket exists only after the port is open and locked.
+    let mut client = first.connect();
+    client.dumpall(&first);
+
+    let mut second = Running::start(
+        state.path(),
+        "second",
+        pty.slave_path(),
+        4,
+        &[],
+        sim.envs_for(&pty),
+    );
+    let status = second.wait_exit(RUN_TIMEOUT);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "second instance: {status:?}\n--- stderr:\n{}",
+        second.stderr()
+    );
+    let msg = format!(
+        "{} is locked by another process",
+        pty.slave_path().display()
+    );
+    assert!(second.stderr().contains(&msg), "{}", second.stderr());
+    assert!(!state.path().join("genericups-second").exists());
+
+    // NUT's C driver uses flock too, so it sees our lock.
+    if let Some(c) = nut_genericups() {
+        let c_out = dump_run(&c, &sim, &pty, 4, &[]);
+        let why = describe(&c_out);
+        assert_eq!(c_out.status.code(), Some(1), "{why}");
+        assert!(text(&c_out.stderr).contains(&msg), "{why}");
+    }
+    first.assert_running("after the second instance was refused");
+    sim.set_lines("DCD");
+    client.wait_line(&status_line("OB"), &first);
+    drop(client);
+    first.stop();
+}
+
+#[test]
+fn nolock_lets_a_second_instance_share_the_port() {
+    let state = TempDir::new("serial-nolock");
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines("CTS DCD");
+    let mut first = Running::start(
+        state.path(),
+        "first",
+        pty.slave_path(),
+        4,
+        &["-x", "nolock"],
+        sim.envs_for(&pty),
+    );
+    let mut c1 = first.connect();
+    assert!(c1.dumpall(&first).contains(&status_line("OL")));
+    let mut second = Running::start(
+        state.path(),
+        "second",
+        pty.slave_path(),
+        4,
+        &["-x", "nolock"],
+        sim.envs_for(&pty),
+    );
+    let mut c2 = second.connect();
+    let dump = c2.dumpall(&second);
+    assert!(dump.contains(&status_line("OL")), "{dump:#?}");
+    assert!(
+        dump.contains(&"SETINFO driver.flag.nolock \"enabled\"".to_string()),
+        "{dump:#?}"
+    );
+    // Both follow the lines.
+    sim.set_lines("DCD");
+    c1.wait_line(&status_line("OB"), &first);
+    c2.wait_line(&status_line("OB"), &second);
+    assert!(!second.stderr().contains("locked"), "{}", second.stderr());
+    drop((c1, c2));
+    second.stop();
+    first.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. A missing port.
+
+#[test]
+fn missing_port_is_fatal() {
+    let state = TempDir::new("serial-missing");
+    let port = state.path().join("nonexistent");
+    let sim = ModemSim::new();
+    let mut outs = vec![("ours", {
+        let mut cmd = command(Path::new(DRIVER), state.path(), "t", &port, 4);
+        cmd.args(["-d", "1"]).envs(sim.envs());
+        run_with_timeout(&mut cmd, RUN_TIMEOUT)
+    })];
+    if let Some(c) = nut_genericups() {
+        let mut cmd = command(&c, state.path(), "t", &port, 4);
+        cmd.args(["-d", "1"]).envs(sim.envs());
+        outs.push(("C", run_with_timeout(&mut cmd, RUN_TIMEOUT)));
+    }
+    for (who, out) in outs {
+        let why = format!("{who}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(1), "{why}");
+        // The C driver prints the first part on stdout, the fatal line on stderr.
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            all.contains(&format!(
+                "Unable to open {}: No such file or directory",
+                port.display()
+            )),
+            "{why}"
+        );
+        assert!(
+            text(&out.stderr).contains("Fatal error: unusable configuration"),
+            "{why}"
+        );
+        assert!(!all.contains("ups.status"), "{why}");
+    }
+    assert!(
+        sim.log().is_empty(),
+        "no ioctl reached a port: {}",
+        sim.log()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dump mode details, against the C driver where it is installed.
+
+/// `-d n` reads the lines n+2 times: once in init, then n+1 loop updates (spec §4.10).
+#[test]
+fn dump_mode_reads_as_often_as_nut() {
+    let c_driver = nut_genericups();
+    let pty = Pty::new();
+    for n in [1u32, 3] {
+        let mut runs = vec![(Path::new(DRIVER).to_path_buf(), "ours")];
+        if let Some(c) = &c_driver {
+            runs.push((c.clone(), "C"));
+        }
+        for (exe, who) in runs {
+            let sim = ModemSim::new();
+            sim.set_lines("CTS");
+            let state = TempDir::new("serial-count");
+            let mut cmd = command(&exe, state.path(), "t", pty.slave_path(), 4);
+            cmd.args(["-d", &n.to_string()]).envs(sim.envs_for(&pty));
+            let out = run_with_timeout(&mut cmd, RUN_TIMEOUT);
+            let why = format!("{who}, -d {n}\n{}\n--- log:\n{}", describe(&out), sim.log());
+            assert!(out.status.success(), "{why}");
+            assert_eq!(
+                sim.calls("TIOCMGET"),
+                vec![word(RTS | CTS); n as usize + 2],
+                "{why}"
+            );
+            assert_eq!(
+                dump_vars(&text(&out.stdout))
+                    .get("ups.status")
+                    .map(String::as_str),
+                Some("LB OL"),
+                "{why}"
+            );
+        }
+    }
+}
+
+/// Failed reads in dump mode: each is reported with the C library's text, the data are never
+/// valid, so no `ups.status` is printed, and the exit code is still 0.
+#[test]
+fn dump_mode_read_failures_match_nut() {
+    let c_driver = nut_genericups();
+    let pty = Pty::new();
+    for (errno, message) in [
+        ("EIO", "Input/output error"),
+        ("ENXIO", "No such device or address"),
+    ] {
+        // -d 1: the init reading and two loop updates all fail.
+        let want: Vec<String> = (0..3)
+            .flat_map(|_| {
+                [
+                    format!("ioctl failed: {message}"),
+                    "Communications with UPS lost: Status read failed".to_string(),
+                ]
+            })
+            .collect();
+        let mut runs = vec![(Path::new(DRIVER).to_path_buf(), "ours")];
+        if let Some(c) = &c_driver {
+            runs.push((c.clone(), "C"));
+        }
+        for (exe, who) in runs {
+            let sim = ModemSim::new();
+            sim.set_lines("CTS DCD");
+            sim.fail_read(Some(errno));
+            let out = dump_run(&exe, &sim, &pty, 4, &[]);
+            let why = format!(
+                "{who}, {errno}\n{}\n--- log:\n{}",
+                describe(&out),
+                sim.log()
+            );
+            assert!(out.status.success(), "{why}");
+            let vars = dump_vars(&text(&out.stdout));
+            assert_eq!(vars.get("ups.status"), None, "{why}");
+            assert_eq!(
+                vars.get("ups.model").map(String::as_str),
+                Some("Generic RUPS model"),
+                "{why}"
+            );
+            let reported: Vec<String> = text(&out.stderr)
+                .lines()
+                .filter(|l| l.starts_with("ioctl failed") || l.starts_with("Communications"))
+                .map(str::to_string)
+                .collect();
+            assert_eq!(reported, want, "{why}");
+            assert_eq!(
+                sim.calls("TIOCMGET"),
+                vec![format!("error {errno}"); 3],
+                "{why}"
+            );
+        }
+    }
+}
+
+/// A port that opens but is not a terminal: fatal at start-up, with the C library's text.
+#[test]
+fn port_that_is_not_a_terminal_is_refused() {
+    let state = TempDir::new("serial-notatty");
+    let port = state.path().join("plain-file");
+    std::fs::write(&port, "").expect("create a regular file");
+    let out = run_with_timeout(
+        command(Path::new(DRIVER), state.path(), "t", &port, 4).args(["-d", "1"]),
+        RUN_TIMEOUT,
+    );
+    let why = describe(&out);
+    assert_eq!(out.status.code(), Some(1), "{why}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Unable to use {}: tcgetattr: Inappropriate ioctl for device\n",
+            port.display()
+        )),
+        "{why}"
+    );
+    assert!(
+        stderr.contains("Fatal error: unusable configuration"),
+        "{why}"
+    );
+    if let Some(c) = nut_genericups() {
+        let c_out = run_with_timeout(
+            command(&c, state.path(), "t", &port, 4).args(["-d", "1"]),
+            RUN_TIMEOUT,
+        );
+        let why = describe(&c_out);
+        assert_eq!(c_out.status.code(), Some(1), "{why}");
+        assert!(
+            text(&c_out.stderr).contains("tcgetattr: Inappropriate ioctl for device"),
+            "{why}"
+        );
+    }
+}
