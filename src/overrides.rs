@@ -22,6 +22,12 @@ pub enum OverrideError {
     NotAnInput(&'static str),
     /// `-ST`: the C driver sends a BREAK for it anyway, which is surely not what was meant.
     NegatedBreak,
+    /// `!CTS`, `~CTS`, `^CTS`: other tools' negation, which the C driver silently reads as
+    /// the plain signal (the opposite of what was meant).
+    ForeignNegation(String),
+    /// A value with no signal name at all. The C driver reads an empty OL as "always on line"
+    /// (no shutdown, ever); an explicit NULL or none says that on purpose.
+    Empty,
 }
 
 impl fmt::Display for OverrideError {
@@ -41,6 +47,15 @@ impl fmt::Display for OverrideError {
             OverrideError::NegatedBreak => write!(
                 f,
                 "'-ST' is ambiguous: the C driver still sends a BREAK for it; write ST, or leave it out"
+            ),
+            OverrideError::ForeignNegation(t) => write!(
+                f,
+                "'{t}': write '-' for an active-low signal (for example -CTS); the C driver would \
+                 read this as the plain signal"
+            ),
+            OverrideError::Empty => write!(
+                f,
+                "no signal given; write NULL or none to disable this signal on purpose"
             ),
         }
     }
@@ -64,14 +79,22 @@ const NAMES: [(&str, Option<Lines>); 9] = [
     ("ST", Some(Lines::ST)),
 ];
 
-/// Splits at anything that cannot be part of a name, then reads each word as a run of
-/// (optionally `-`-prefixed) names so that concatenations like `RTSDTR` keep working.
+/// Characters that separate signal names: what people write between them (`DTR+RTS`,
+/// `DTR RTS`, `DTR,RTS`, `DTR|RTS`, `DTR&RTS`, `DTR/RTS`, `DTR_RTS`).
+fn is_separator(c: char) -> bool {
+    c.is_ascii_whitespace() || matches!(c, '+' | ',' | '|' | '&' | '/' | '_' | ';')
+}
+
+/// Splits at separators, then reads each word as a run of (optionally `-`-prefixed) names so
+/// that concatenations like `RTSDTR` keep working. Any other character is an error: the C
+/// driver's substring search would skip it, sometimes with the opposite meaning (`!CTS`).
 fn tokenise(value: &str) -> Result<Vec<Token>, OverrideError> {
     let mut tokens = Vec::new();
-    let words = value
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .filter(|w| !w.is_empty());
+    let words = value.split(is_separator).filter(|w| !w.is_empty());
     for word in words {
+        if word.starts_with(['!', '~', '^']) {
+            return Err(OverrideError::ForeignNegation(word.to_string()));
+        }
         let mut rest = word;
         while !rest.is_empty() {
             let (negated, body) = match rest.strip_prefix('-') {
@@ -115,7 +138,11 @@ pub fn parse_output(value: &str) -> Result<Lines, OverrideError> {
     let mut set = Lines::NONE;
     let mut negated = Lines::NONE;
     let mut nothing = false;
-    for token in tokenise(value)? {
+    let tokens = tokenise(value)?;
+    if tokens.is_empty() {
+        return Err(OverrideError::Empty);
+    }
+    for token in tokens {
         match token {
             Token::Nothing => nothing = true,
             Token::Signal { line, .. } if Lines::INPUTS.contains(line) => {
@@ -144,7 +171,11 @@ pub fn parse_input(value: &str) -> Result<Condition, OverrideError> {
     let mut line = Lines::NONE;
     let mut negated = Lines::NONE;
     let mut nothing = false;
-    for token in tokenise(value)? {
+    let tokens = tokenise(value)?;
+    if tokens.is_empty() {
+        return Err(OverrideError::Empty);
+    }
+    for token in tokens {
         match token {
             Token::Nothing => nothing = true,
             Token::Signal { line: l, .. } if !Lines::INPUTS.contains(l) => {
@@ -280,6 +311,9 @@ mod tests {
             ("RTSDTR", Ok(DTR | RTS)),
             ("DTR,RTS", Ok(DTR | RTS)),
             ("DTR|RTS", Ok(DTR | RTS)),
+            ("DTR&RTS", Ok(DTR | RTS)),
+            ("DTR/RTS", Ok(DTR | RTS)),
+            ("DTR_RTS", Ok(DTR | RTS)),
             ("DTR -RTS", Ok(DTR)),
             ("-DTR", Ok(Lines::NONE)),
             ("DTR-RTS", Ok(DTR)),
@@ -289,8 +323,14 @@ mod tests {
             ("NULL", Ok(Lines::NONE)),
             ("none", Ok(Lines::NONE)),
             ("DTR none", Ok(Lines::NONE)),
-            ("", Ok(Lines::NONE)),
+            ("", Err(OverrideError::Empty)),
+            ("-", Err(OverrideError::Empty)),
             ("  DTR  ", Ok(DTR)),
+            ("!DTR", Err(OverrideError::ForeignNegation("!DTR".into()))),
+            (
+                "DTR.RTS",
+                Err(OverrideError::UnknownToken("DTR.RTS".into())),
+            ),
             ("-ST", Err(OverrideError::NegatedBreak)),
             ("CTS", Err(OverrideError::NotAnOutput("CTS"))),
             ("DTR+DCD", Err(OverrideError::NotAnOutput("DCD"))),
@@ -328,7 +368,18 @@ mod tests {
             ("CTS -CTS", c(L::CTS, L::NONE)),
             ("NULL", Ok(Condition::DISABLED)),
             ("none", Ok(Condition::DISABLED)),
-            ("", c(L::NONE, L::NONE)),
+            ("CTS_DCD", c(L::CTS | L::DCD, L::CTS | L::DCD)),
+            ("DSR&-DCD", c(L::DSR | L::DCD, L::DSR)),
+            ("", Err(OverrideError::Empty)),
+            ("  ", Err(OverrideError::Empty)),
+            ("-", Err(OverrideError::Empty)),
+            ("!CTS", Err(OverrideError::ForeignNegation("!CTS".into()))),
+            ("~CTS", Err(OverrideError::ForeignNegation("~CTS".into()))),
+            (
+                "CTS ^DCD",
+                Err(OverrideError::ForeignNegation("^DCD".into())),
+            ),
+            ("CTS*", Err(OverrideError::UnknownToken("CTS*".into()))),
             ("CST", Err(OverrideError::UnknownToken("CST".into()))),
             ("CD", Err(OverrideError::UnknownToken("CD".into()))),
             ("RI", Err(OverrideError::UnknownToken("RI".into()))),
