@@ -19,14 +19,25 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 /// Output a client may leave unread before it is dropped. A full DUMPALL is a few KiB.
-pub const MAX_BACKLOG: usize = 256 * 1024;
+pub const MAX_BACKLOG: usize = 64 * 1024;
 /// Connections served at once; more are accepted and closed at once, so a flood of
-/// connections can neither exhaust descriptors nor make the listener spin.
+/// connections can neither exhaust descriptors nor make the listener spin. Lowered to fit
+/// the descriptor limit (see [`client_cap`]).
 pub const MAX_CLIENTS: usize = 512;
+/// Descriptors kept free for everything that is not a client: the port and its reopening,
+/// ups.conf on reload, logging.
+pub const RESERVED_FDS: u64 = 32;
+
+/// How many clients fit under a soft descriptor limit of `soft`, leaving [`RESERVED_FDS`].
+pub fn client_cap(soft: u64) -> usize {
+    let room = soft.saturating_sub(RESERVED_FDS).max(1);
+    usize::try_from(room).unwrap_or(usize::MAX).min(MAX_CLIENTS)
+}
 /// Bytes read from one client per wake-up, so one busy client cannot starve the others.
 const READ_CHUNK: usize = 4096;
-/// Unknown commands logged per client before it is muted.
-const MAX_LOGGED_UNKNOWN: u32 = 10;
+/// Complaints about clients (bad commands, refused connections) logged per poll interval,
+/// over all clients: reconnecting must not buy a client a fresh log budget.
+const LOG_BUDGET: u32 = 20;
 
 pub type ClientId = u64;
 
@@ -95,7 +106,6 @@ struct Client {
     /// Close once `out` is written (after LOGOUT).
     closing: bool,
     dead: bool,
-    unknown_logged: u32,
 }
 
 impl Client {
@@ -147,8 +157,9 @@ impl Client {
         }
     }
 
-    /// Reads what is there (one bounded chunk) and returns the complete commands.
-    fn read(&mut self) -> Vec<Request> {
+    /// Reads what is there (one bounded chunk) and returns the complete commands; complaints
+    /// about bad ones go to `complaints`.
+    fn read(&mut self, complaints: &mut Vec<String>) -> Vec<Request> {
         let mut buf = [0u8; READ_CHUNK];
         let n = match self.stream.read(&mut buf) {
             Ok(0) => {
@@ -177,37 +188,22 @@ impl Client {
                 Event::Line(line) => {
                     let request = parse_request(&line.words);
                     match &request {
-                        Request::Unknown(words) => self.log_unknown(words),
-                        Request::Malformed(why) => self.log_muted(why),
+                        Request::Unknown(words) => {
+                            let mut text = String::from("Unknown command on socket: ");
+                            for (i, w) in words.iter().enumerate() {
+                                text.push_str(&format!("\narg {i}: {w}"));
+                            }
+                            complaints.push(text);
+                        }
+                        Request::Malformed(why) => complaints.push(why.clone()),
                         _ => {}
                     }
                     requests.push(request);
                 }
-                Event::Error(e) => self.log_muted(&format!("Parse error on sock: {e}")),
+                Event::Error(e) => complaints.push(format!("Parse error on sock: {e}")),
             }
         }
         requests
-    }
-
-    fn log_muted(&mut self, text: &str) {
-        self.unknown_logged += 1;
-        if self.unknown_logged <= MAX_LOGGED_UNKNOWN {
-            log::info!("{text}");
-        }
-        if self.unknown_logged == MAX_LOGGED_UNKNOWN {
-            log::info!(
-                "Further bad commands from client {} are not logged",
-                self.id
-            );
-        }
-    }
-
-    fn log_unknown(&mut self, words: &[String]) {
-        let mut text = String::from("Unknown command on socket: ");
-        for (i, w) in words.iter().enumerate() {
-            text.push_str(&format!("\narg {i}: {w}"));
-        }
-        self.log_muted(&text);
     }
 }
 
@@ -218,6 +214,13 @@ pub struct Server {
     inode: u64,
     clients: Vec<Client>,
     next_id: ClientId,
+    max_clients: usize,
+    /// Accepting is paused (the listener is not polled) after running out of descriptors,
+    /// until a client leaves or the next poll tick: the pending connection would otherwise
+    /// keep the listener readable and the loop spinning.
+    accept_paused: bool,
+    log_budget: u32,
+    muted: u32,
 }
 
 impl fmt::Debug for Server {
@@ -273,11 +276,13 @@ impl Server {
             inode,
             clients: Vec::new(),
             next_id: 1,
+            max_clients: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map(|(soft, _)| client_cap(soft))
+                .unwrap_or(MAX_CLIENTS),
+            accept_paused: false,
+            log_budget: LOG_BUDGET,
+            muted: 0,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Gives the socket to `group` (keeping mode 0660) so that upsd, which runs as that
@@ -292,15 +297,16 @@ impl Server {
             .map_err(|e| format!("chown {}: {e}", self.path.display()))
     }
 
-    pub fn client_count(&self) -> usize {
-        self.clients.len()
-    }
-
     /// The descriptors to poll: the listener first, then each client (POLLOUT only while it
     /// has output waiting).
     pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         let mut fds = Vec::with_capacity(self.clients.len() + 1);
-        fds.push((self.listener.as_fd(), PollFlags::POLLIN));
+        let listen = if self.accept_paused {
+            PollFlags::empty()
+        } else {
+            PollFlags::POLLIN
+        };
+        fds.push((self.listener.as_fd(), listen));
         for c in &self.clients {
             let mut flags = PollFlags::POLLIN;
             if c.pending() > 0 {
@@ -315,6 +321,7 @@ impl Server {
     /// returns the commands that arrived, in order.
     pub fn service(&mut self, revents: &[PollFlags]) -> Vec<(ClientId, Request)> {
         let mut requests = Vec::new();
+        let mut complaints = Vec::new();
         for (i, ev) in revents.iter().enumerate().skip(1) {
             let Some(client) = self.clients.get_mut(i - 1) else {
                 break;
@@ -328,11 +335,14 @@ impl Server {
                     continue;
                 }
                 let id = client.id;
-                requests.extend(client.read().into_iter().map(|r| (id, r)));
+                requests.extend(client.read(&mut complaints).into_iter().map(|r| (id, r)));
                 if ev.intersects(PollFlags::POLLERR) && !ev.intersects(PollFlags::POLLIN) {
                     client.dead = true;
                 }
             }
+        }
+        for text in complaints {
+            self.complain(&text);
         }
         if revents
             .first()
@@ -343,13 +353,39 @@ impl Server {
         requests
     }
 
+    /// Logs a complaint about a client within the shared budget.
+    fn complain(&mut self, text: &str) {
+        if self.log_budget > 0 {
+            self.log_budget -= 1;
+            log::info!("{text}");
+        } else {
+            self.muted += 1;
+        }
+    }
+
+    /// Called once per poll interval: renews the log budget and retries accepting.
+    pub fn tick(&mut self) {
+        if self.muted > 0 {
+            log::info!(
+                "{} more complaints about socket clients were not logged",
+                self.muted
+            );
+        }
+        self.muted = 0;
+        self.log_budget = LOG_BUDGET;
+        self.accept_paused = false;
+    }
+
     fn accept(&mut self) {
         // Bounded so that a connection storm cannot keep us here.
         for _ in 0..64 {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if self.clients.len() >= MAX_CLIENTS {
-                        log::warn!("Too many clients ({MAX_CLIENTS}); refusing a new connection");
+                    if self.clients.len() >= self.max_clients {
+                        self.complain(&format!(
+                            "Too many clients ({}); refusing a new connection",
+                            self.max_clients
+                        ));
                         continue;
                     }
                     if let Err(e) = stream.set_nonblocking(true) {
@@ -368,15 +404,15 @@ impl Server {
                         broadcast: true,
                         closing: false,
                         dead: false,
-                        unknown_logged: 0,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // EMFILE and friends: the pending connection stays queued; we try again
-                    // on the next wake-up rather than spinning here.
+                    // EMFILE and friends: the connection stays queued and the listener
+                    // readable; stop polling it until a client leaves or the next tick.
                     log::warn!("accept on {} failed: {e}", self.path.display());
+                    self.accept_paused = true;
                     break;
                 }
             }
@@ -422,7 +458,11 @@ impl Server {
 
     /// Forgets clients that left or were dropped.
     pub fn reap(&mut self) {
+        let before = self.clients.len();
         self.clients.retain(|c| !c.dead);
+        if self.clients.len() < before {
+            self.accept_paused = false;
+        }
     }
 }
 
@@ -431,6 +471,26 @@ impl Drop for Server {
         // Only remove the socket if it is still ours: a newer instance may have replaced it.
         if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_cap_leaves_room_for_the_port() {
+        let cases = [
+            (1024, 512),
+            (256, 224),
+            (40, 8),
+            (32, 1),
+            (0, 1),
+            (u64::MAX, 512),
+        ];
+        for (soft, want) in cases {
+            assert_eq!(client_cap(soft), want, "soft limit {soft}");
         }
     }
 }
