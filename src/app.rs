@@ -60,7 +60,11 @@ fn help(progname: &str) -> String {
 /// Reads ups.conf for `-a <id>` and hands the dispatcher what it needs.
 fn load_conf(path: &std::path::Path, id: &str) -> Result<ConfSource, ConfigError> {
     let conf = upsconf::load(path).map_err(|e| ConfigError::Invalid {
-        message: format!("Can't open {}: {e}", path.display()),
+        message: format!(
+            "Can't open {}: {}",
+            path.display(),
+            crate::port::strerror(&e)
+        ),
         origin: None,
         key: None,
         hint: Some(
@@ -168,19 +172,16 @@ pub fn run(argv: Vec<OsString>, env: &Env) -> i32 {
         );
         return 1;
     }
-    if settings.chroot.is_some() || settings.user.is_some() || settings.group.is_some() {
-        upsdebug!(
-            1,
-            "chroot, user and group settings are not applied by this version yet"
+    if settings.chroot.is_some() || settings.user.is_some() {
+        log::warn!(
+            "WARNING: chroot and user settings are not applied by this version yet; the driver keeps running as the user that started it"
         );
     }
 
     let paths = Paths::resolve(&*env.get, settings.statepath.as_deref());
     let dump = settings.dump;
-    let foreground = settings.debug_flags > 0 || settings.foreground > 0 || dump.is_some();
-    if !foreground {
-        log::warn!("Running in the foreground: backgrounding is not supported by this version yet");
-    }
+    let stays_foreground = settings.debug_flags > 0 || settings.foreground > 0 || dump.is_some();
+    let wants_background = settings.background || !stays_foreground;
     if debug == 0 && dump.is_none() {
         crate::syslog::open();
         logging::enable_syslog(true);
@@ -194,7 +195,12 @@ pub fn run(argv: Vec<OsString>, env: &Env) -> i32 {
         out(&driver.dump(count));
         return 0;
     }
-    match driver.run(paths.statepath, &progname) {
+    if wants_background {
+        log::warn!(
+            "Running in the foreground: backgrounding is not supported by this version yet (upsdrvctl will wait for this process)"
+        );
+    }
+    match driver.run(&paths, &progname) {
         Ok(code) => code,
         Err(f) => fatal(&f),
     }

@@ -8,18 +8,18 @@
 
 use crate::dstate::{Dstate, Flags};
 use crate::lines::Lines;
+use crate::paths::Paths;
 use crate::port::{ModemPort, OpenError, PortSpec, apply_cable_power};
 use crate::protocol::{Outcome, Request, tracking};
 use crate::server::{ClientId, Server, SocketError};
 use crate::settings::{Origin, Settings};
 use crate::signals::Signals;
-use crate::status::decode;
+use crate::status::{BatteryLevels, decode, ignorelb_status};
 use crate::upsdebug;
 use crate::upstype::{UPS_TYPES, UpsType, UpstypeError, parse_upstype, type_list};
 use crate::version;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::fmt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A start-up failure: what to print on stdout (NUT prints some diagnostics there) and the
@@ -51,22 +51,29 @@ impl From<SocketError> for Fatal {
     }
 }
 
+fn at(origin: Option<&Origin>, key: &str) -> String {
+    match origin {
+        Some(o @ Origin::File { .. }) => format!("{o}: key '{key}'"),
+        _ => format!("command line: key '{key}'"),
+    }
+}
+
 /// The selected table entry with every override applied.
-pub fn select_type(settings: &Settings) -> Result<(usize, UpsType), Fatal> {
+pub fn select_type(settings: &Settings) -> Result<UpsType, Fatal> {
     let Some(raw) = settings.vars.upstype.as_deref() else {
-        return Err(Fatal::msg("No upstype set - see help text / man page!"));
+        return Err(Fatal::msg(
+            "No upstype set - see help text / man page! (expected upstype = <0..23> in the \
+             ups.conf section, or -x upstype=<n>)",
+        ));
     };
-    let at = match &settings.upstype_origin {
-        Some(Origin::File { path, line }) => format!(" ({path}:{line}: key 'upstype')"),
-        _ => " (key 'upstype')".to_string(),
-    };
+    let where_ = at(settings.origin_of("upstype"), "upstype");
     let n = parse_upstype(raw).map_err(|e| {
         let message = match &e {
             UpstypeError::OutOfRange(_) => {
-                format!("\nFatal error: unknown UPS type number{at}: {e}")
+                format!("\nFatal error: unknown UPS type number ({where_}): {e}")
             }
             UpstypeError::NotANumber(_) => {
-                format!("\nFatal error: {e}{at}; expected a type number")
+                format!("\nFatal error: {e} ({where_}); expected a type number")
             }
         };
         Fatal {
@@ -74,11 +81,12 @@ pub fn select_type(settings: &Settings) -> Result<(usize, UpsType), Fatal> {
             message,
         }
     })?;
-    let (t, applied) = settings
-        .vars
-        .overrides
-        .apply(&UPS_TYPES[n])
-        .map_err(|e| Fatal::msg(format!("Error: invalid override {e} (key '{}')", e.var)))?;
+    let (t, applied) = settings.vars.overrides.apply(&UPS_TYPES[n]).map_err(|e| {
+        Fatal::msg(format!(
+            "Error: invalid override {e} ({})",
+            at(settings.origin_of(e.var), e.var)
+        ))
+    })?;
     for a in applied {
         if a.changed {
             upsdebug!(2, "{} overridden with {}", a.var, a.value);
@@ -90,7 +98,7 @@ pub fn select_type(settings: &Settings) -> Result<(usize, UpsType), Fatal> {
             );
         }
     }
-    Ok((n, t))
+    Ok(t)
 }
 
 /// NUT's comm-failure reporting: every failure up to the 10th, then every 10th, with a
@@ -101,13 +109,17 @@ struct CommFailures {
 }
 
 impl CommFailures {
-    fn fail(&mut self, what: &str) {
+    /// Counts one failure and reports it (with `detail` first, if any) when the limit says so.
+    fn fail(&mut self, what: &str, detail: Option<&str>) {
         self.count += 1;
         let n = self.count;
         if n == 10 || (n > 10 && n.is_multiple_of(100)) {
             log::warn!("Warning: excessive comm failures, limiting error reporting");
         }
         if n <= 10 || n.is_multiple_of(10) {
+            if let Some(detail) = detail {
+                log::info!("{detail}");
+            }
             log::warn!("Communications with UPS lost: {what}");
         }
     }
@@ -120,6 +132,12 @@ impl CommFailures {
     }
 }
 
+/// Longest wait, in polls, between reopen attempts of a port that opens but cannot be read.
+const MAX_REOPEN_BACKOFF: u64 = 32;
+/// Cable power re-driven this many times in a row without sticking: the adapter does not
+/// report its output lines, so stop trying (and stop logging) until a reopen.
+const MAX_REDRIVE_STRIKES: u32 = 3;
+
 /// Everything the loop needs.
 pub struct Driver {
     settings: Settings,
@@ -129,6 +147,17 @@ pub struct Driver {
     port: Option<Box<dyn ModemPort>>,
     dstate: Dstate,
     failures: CommFailures,
+    /// Polls done so far (the clock of the reopen back-off).
+    polls: u64,
+    /// No reopen before this poll.
+    next_reopen: u64,
+    /// Polls to wait after a reopened port fails again (doubles up to MAX_REOPEN_BACKOFF).
+    reopen_backoff: u64,
+    /// The port was just reopened: its first reading is not trusted (some USB adapters answer
+    /// from a cache that is not filled yet, and all lines low reads as "LB OB" on several
+    /// types, which makes upsmon shut down at once).
+    settling: bool,
+    redrive_strikes: u32,
     exit_requested: bool,
     configured_debug: u32,
 }
@@ -137,23 +166,25 @@ impl Driver {
     /// Start-up up to (not including) the socket: fatal errors here exit 1.
     pub fn init(settings: Settings, configured_debug: u32) -> Result<Driver, Fatal> {
         let upsname = settings.upsname.clone().unwrap_or_default();
-        let (_, ups) = select_type(&settings)?;
+        let ups = select_type(&settings)?;
         log::info!("UPS type: {}", ups.desc);
         let port_name = settings.port.clone().unwrap_or_default();
         let spec = PortSpec::parse(&port_name);
-        let mut port = spec.open(!settings.nolock).map_err(|e| match e {
+        let port = spec.open(!settings.nolock, ups.cp).map_err(|e| match e {
             OpenError::Locked { .. } => Fatal::msg(e.to_string()),
+            OpenError::Failed {
+                call: crate::port::CABLE_POWER_CALL,
+                errno,
+                ..
+            } => Fatal::msg(format!(
+                "Can't set cable power ({}) on {port_name}: {}",
+                crate::upstype::output_word(ups.cp),
+                crate::port::strerror(&std::io::Error::from_raw_os_error(errno as i32))
+            )),
             _ => Fatal {
                 stdout: None,
                 message: format!("{e}\nFatal error: unusable configuration"),
             },
-        })?;
-        apply_cable_power(port.as_mut(), ups.cp).map_err(|e| {
-            Fatal::msg(format!(
-                "Can't set cable power ({}) on {port_name}: {}",
-                crate::upstype::output_word(ups.cp),
-                crate::port::strerror(&e)
-            ))
         })?;
         upsdebug!(
             2,
@@ -191,6 +222,11 @@ impl Driver {
             port: Some(port),
             dstate,
             failures: CommFailures::default(),
+            polls: 0,
+            next_reopen: 0,
+            reopen_backoff: 1,
+            settling: false,
+            redrive_strikes: 0,
             exit_requested: false,
             configured_debug,
         };
@@ -248,55 +284,124 @@ impl Driver {
     /// One poll: read the lines (reopening the port first if a failure closed it), publish
     /// the status, and keep the stale flag honest.
     pub fn update(&mut self) {
-        if self.port.is_none() {
-            match self.spec.open(!self.settings.nolock) {
-                Ok(mut port) => {
-                    log::info!("Port {} reopened", self.port_name());
-                    if let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp) {
-                        self.failed(&format!(
-                            "setting cable power failed: {}",
-                            crate::port::strerror(&e)
-                        ));
-                        return;
-                    }
-                    self.port = Some(port);
-                }
-                Err(e) => {
-                    self.failed(&format!("reopening the port failed: {}", e.summary()));
-                    return;
-                }
-            }
+        self.polls += 1;
+        if self.port.is_none() && !self.reopen() {
+            return;
         }
         let Some(port) = self.port.as_mut() else {
             return;
         };
-        match port.read_lines() {
-            Ok(read) => {
-                let status = decode(read, &self.ups);
-                upsdebug!(
-                    5,
-                    "lines: CTS={} DCD={} RNG={} DSR={} -> ups.status: {status}",
-                    u8::from(read.contains(Lines::CTS)),
-                    u8::from(read.contains(Lines::DCD)),
-                    u8::from(read.contains(Lines::RNG)),
-                    u8::from(read.contains(Lines::DSR)),
-                );
-                self.dstate.set_info("ups.status", &status.to_string());
-                self.failures.good();
-                self.dstate.data_ok();
-            }
+        let read = match port.read_lines() {
+            Ok(read) => read,
             Err(e) => {
-                log::info!("ioctl failed: {}", crate::port::strerror(&e));
-                // Closing lets the next poll reopen the device: after a USB adapter is
+                if self.settling {
+                    // It opens but cannot be read: every reopen raises DTR and RTS for a
+                    // moment, so try less and less often.
+                    self.reopen_backoff = (self.reopen_backoff * 2).min(MAX_REOPEN_BACKOFF);
+                }
+                self.next_reopen = self.polls + self.reopen_backoff;
+                // Closing lets a later poll reopen the device: after a USB adapter is
                 // unplugged and replugged, only a fresh open reaches the new device.
                 self.port = None;
-                self.failed("Status read failed");
+                let detail = format!("ioctl failed: {}", crate::port::strerror(&e));
+                self.failed("Status read failed", Some(&detail));
+                return;
+            }
+        };
+        self.check_cable_power(read);
+        if std::mem::take(&mut self.settling) {
+            upsdebug!(
+                2,
+                "First reading after reopening the port ({read}) not trusted yet"
+            );
+            return;
+        }
+        self.publish(read);
+    }
+
+    /// Reopens a closed port when the back-off allows; false while it stays closed.
+    fn reopen(&mut self) -> bool {
+        if self.polls < self.next_reopen {
+            self.failed("Status read failed (port closed; will reopen)", None);
+            return false;
+        }
+        match self.spec.open(!self.settings.nolock, self.ups.cp) {
+            Ok(port) => {
+                upsdebug!(1, "Port {} reopened", self.port_name());
+                self.port = Some(port);
+                self.settling = true;
+                self.redrive_strikes = 0;
+                true
+            }
+            Err(e) => {
+                self.failed(&format!("reopening the port failed: {}", e.summary()), None);
+                false
             }
         }
     }
 
-    fn failed(&mut self, what: &str) {
-        self.failures.fail(what);
+    /// Puts cable power back if something else changed the output lines: any other process
+    /// that opens the port (a refused second instance, a terminal program, ModemManager) makes
+    /// Linux raise DTR and RTS, which on many cables is the shutdown signal.
+    fn check_cable_power(&mut self, read: Lines) {
+        let want = self.ups.cp.intersection(Lines::OUTPUTS);
+        let got = read.intersection(Lines::OUTPUTS);
+        if got == want {
+            self.redrive_strikes = 0;
+            return;
+        }
+        if self.redrive_strikes >= MAX_REDRIVE_STRIKES {
+            return;
+        }
+        self.redrive_strikes += 1;
+        log::warn!(
+            "Output lines read {} but cable power is {}: another program may have opened {}; driving them again",
+            crate::upstype::output_word(got),
+            crate::upstype::output_word(want),
+            self.port_name()
+        );
+        if self.redrive_strikes == MAX_REDRIVE_STRIKES {
+            log::warn!(
+                "The port does not seem to report its output lines; not checking cable power again until it is reopened"
+            );
+        }
+        if let Some(port) = self.port.as_mut()
+            && let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp)
+        {
+            log::warn!("Can't set cable power: {}", crate::port::strerror(&e));
+        }
+    }
+
+    /// Publishes one trusted reading.
+    fn publish(&mut self, read: Lines) {
+        let status = decode(read, &self.ups);
+        let text = if self.settings.ignorelb {
+            let levels = BatteryLevels {
+                charge: self.dstate.get("battery.charge"),
+                charge_low: self.dstate.get("battery.charge.low"),
+                runtime: self.dstate.get("battery.runtime"),
+                runtime_low: self.dstate.get("battery.runtime.low"),
+            };
+            ignorelb_status(status, &levels)
+        } else {
+            status.to_string()
+        };
+        upsdebug!(
+            5,
+            "lines: CTS={} DCD={} RNG={} DSR={} -> ups.status: {text}",
+            u8::from(read.contains(Lines::CTS)),
+            u8::from(read.contains(Lines::DCD)),
+            u8::from(read.contains(Lines::RNG)),
+            u8::from(read.contains(Lines::DSR)),
+        );
+        self.dstate.set_info("ups.status", &text);
+        self.reopen_backoff = 1;
+        self.failures.good();
+        self.dstate.data_ok();
+    }
+
+    fn failed(&mut self, what: &str, detail: Option<&str>) {
+        self.failures.fail(what, detail);
         self.dstate.data_stale();
     }
 
@@ -393,7 +498,7 @@ impl Driver {
     fn set(&mut self, var: &str, value: &str) -> Outcome {
         upsdebug!(2, "SET {var} {value}");
         match var.to_ascii_lowercase().as_str() {
-            "driver.debug" => match crate::settings::atoi(value) {
+            "driver.debug" => match crate::cnum::atoi(value) {
                 Some(n) => {
                     let level = if n < 0 {
                         self.configured_debug
@@ -411,7 +516,7 @@ impl Driver {
             },
             "driver.flag.allow_killpower" => {
                 let v = value.to_ascii_lowercase();
-                let on = match crate::settings::atoi(&v) {
+                let on = match crate::cnum::atoi(&v) {
                     Some(n) => n > 0,
                     None => v.starts_with("enable") || matches!(v.as_str(), "true" | "yes" | "on"),
                 };
@@ -438,10 +543,10 @@ impl Driver {
 
     /// The foreground loop: serves the socket and polls the UPS until a signal or
     /// `driver.exit` ends it. Returns the exit code.
-    pub fn run(mut self, statepath: PathBuf, progname: &str) -> Result<i32, Fatal> {
+    pub fn run(mut self, paths: &Paths, progname: &str) -> Result<i32, Fatal> {
         let mut signals = Signals::install()
             .map_err(|e| Fatal::msg(format!("Can't install signal handlers: {e}")))?;
-        let socket = statepath.join(format!("{progname}-{}", self.upsname));
+        let socket = paths.socket(progname, &self.upsname);
         let mut server = Server::bind(&socket)?;
         if nix::unistd::geteuid().is_root() {
             let group = self
@@ -467,6 +572,7 @@ impl Driver {
         loop {
             let now = Instant::now();
             if now >= next_poll {
+                server.tick();
                 self.update();
                 // Fixed cadence; after a long stall (suspend) start again from now.
                 next_poll += interval;

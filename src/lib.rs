@@ -7,6 +7,7 @@
 //! - [`status`]: one reading of the input lines to `ups.status`.
 pub mod app;
 pub mod cli;
+pub mod cnum;
 pub mod driver;
 pub mod dstate;
 pub mod lines;

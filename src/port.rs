@@ -17,7 +17,7 @@ use crate::lines::Lines;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
-use nix::sys::termios::{self, ControlFlags, SetArg};
+use nix::sys::termios::{self, ControlFlags, InputFlags, SetArg};
 use std::fmt;
 use std::fs::File;
 use std::io;
@@ -37,10 +37,20 @@ pub trait ModemPort {
     }
 }
 
+/// The `call` of an [`OpenError::Failed`] when driving cable power right after opening failed.
+pub const CABLE_POWER_CALL: &str = "setting cable power";
+
+/// The CP lines up, the other output lines (of DTR and RTS) down.
+fn cable_power_change(cp: Lines) -> (Lines, Lines) {
+    (
+        cp.intersection(Lines::OUTPUTS),
+        Lines::OUTPUTS.difference(cp),
+    )
+}
+
 /// Drives cable power: the CP lines up, the other output lines (of DTR and RTS) down.
 pub fn apply_cable_power(port: &mut dyn ModemPort, cp: Lines) -> io::Result<()> {
-    let on = cp.intersection(Lines::OUTPUTS);
-    let off = Lines::OUTPUTS.difference(cp);
+    let (on, off) = cable_power_change(cp);
     port.drive(on, off)
 }
 
@@ -59,11 +69,20 @@ impl PortSpec {
         }
     }
 
-    /// Opens the port; `lock` is false for `nolock` and `-k`.
-    pub fn open(&self, lock: bool) -> Result<Box<dyn ModemPort>, OpenError> {
+    /// Opens the port and drives cable power `cp` at once; `lock` is false for `nolock` and
+    /// `-k`.
+    pub fn open(&self, lock: bool, cp: Lines) -> Result<Box<dyn ModemPort>, OpenError> {
         match self {
-            PortSpec::Serial(path) => Ok(Box::new(SerialPort::open(path, lock)?)),
-            PortSpec::Sim(path) => Ok(Box::new(SimPort::open(path)?)),
+            PortSpec::Serial(path) => Ok(Box::new(SerialPort::open(path, lock, cp)?)),
+            PortSpec::Sim(path) => {
+                let mut port = SimPort::open(path)?;
+                apply_cable_power(&mut port, cp).map_err(|e| OpenError::Failed {
+                    path: path.clone(),
+                    call: CABLE_POWER_CALL,
+                    errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                })?;
+                Ok(Box::new(port))
+            }
         }
     }
 }
@@ -209,6 +228,7 @@ mod raw {
     nix::ioctl_read_bad!(tiocmget, nix::libc::TIOCMGET, c_int);
     nix::ioctl_write_ptr_bad!(tiocmbis, nix::libc::TIOCMBIS, c_int);
     nix::ioctl_write_ptr_bad!(tiocmbic, nix::libc::TIOCMBIC, c_int);
+    nix::ioctl_write_ptr_bad!(tiocmset, nix::libc::TIOCMSET, c_int);
 }
 
 /// The descriptor, locked unless `nolock`: the lock lives exactly as long as the descriptor.
@@ -234,7 +254,11 @@ pub struct SerialPort {
 }
 
 impl SerialPort {
-    pub fn open(path: &Path, lock: bool) -> Result<SerialPort, OpenError> {
+    /// Opens like NUT's `ser_open`, then drives cable power `cp` before anything else: Linux
+    /// raises DTR and RTS on every open, which on many cables is the shutdown signal, so the
+    /// time they stay wrong must be as short as possible (even when the lock is then refused
+    /// because another instance owns the port: it wants the same lines).
+    pub fn open(path: &Path, lock: bool, cp: Lines) -> Result<SerialPort, OpenError> {
         let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         let owned: OwnedFd = match nix::fcntl::open(path, flags, Mode::empty()) {
             Ok(fd) => fd,
@@ -253,6 +277,20 @@ impl SerialPort {
             }
         };
         let file = File::from(owned);
+        let failed = |call, errno| OpenError::Failed {
+            path: path.to_path_buf(),
+            call,
+            errno,
+        };
+        // Only a terminal has modem lines: say so plainly (this changes no line).
+        let mut tio = termios::tcgetattr(file.as_fd()).map_err(|e| failed("tcgetattr", e))?;
+        let (on, off) = cable_power_change(cp);
+        drive_fd(file.as_fd(), on, off).map_err(|e| {
+            failed(
+                CABLE_POWER_CALL,
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
         let fd = if lock {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(locked) => PortFd::Locked(locked),
@@ -272,49 +310,87 @@ impl SerialPort {
         } else {
             PortFd::Plain(file)
         };
-        let failed = |call, errno| OpenError::Failed {
-            path: path.to_path_buf(),
-            call,
-            errno,
-        };
-        let mut tio = termios::tcgetattr(fd.as_fd()).map_err(|e| failed("tcgetattr", e))?;
         // HUPCL off: closing the port must not drop DTR/RTS (cable power, or a shutdown
         // signal that -k must leave asserted). CLOCAL on: a DCD drop is a UPS signal, not a
-        // modem hang-up.
-        tio.control_flags.remove(ControlFlags::HUPCL);
+        // modem hang-up. CRTSCTS off: with hardware flow control the kernel itself lowers RTS
+        // when its input buffer fills (nothing here ever reads RX), which on some cables is
+        // the shutdown signal. Software flow control off for the same reason: a full buffer
+        // then only drops characters.
+        tio.control_flags
+            .remove(ControlFlags::HUPCL | ControlFlags::CRTSCTS);
         tio.control_flags.insert(ControlFlags::CLOCAL);
+        tio.input_flags
+            .remove(InputFlags::IXON | InputFlags::IXOFF | InputFlags::IXANY);
         termios::tcsetattr(fd.as_fd(), SetArg::TCSANOW, &tio)
             .map_err(|e| failed("tcsetattr", e))?;
+        // Whatever the UPS sent on RX so far is of no use.
+        let _ = termios::tcflush(fd.as_fd(), termios::FlushArg::TCIFLUSH);
         Ok(SerialPort { fd })
     }
 }
+
+/// The shape nix gives the three write ioctls.
+type RawCall =
+    unsafe fn(nix::libc::c_int, *const nix::libc::c_int) -> nix::Result<nix::libc::c_int>;
 
 fn to_io(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
+/// One TIOCMGET: every modem line at once.
+fn tiocmget(fd: BorrowedFd<'_>) -> io::Result<Lines> {
+    let mut bits: nix::libc::c_int = 0;
+    // SAFETY: `fd` is open for the duration of the borrow, and TIOCMGET writes one int
+    // through the pointer, which points at a live local.
+    unsafe { raw::tiocmget(fd.as_raw_fd(), &mut bits) }.map_err(to_io)?;
+    Ok(Lines::from_bits(bits as u32))
+}
+
+/// Raises `on` and lowers `off`, changing only the lines that need it, with one ioctl: a
+/// lone raise or lower is one TIOCMBIS or TIOCMBIC; when one line must rise and another
+/// fall, one TIOCMSET writes both at once (the other output bits as read), so the cable never
+/// sees the union or the absence of both, either of which is the shutdown signal of some
+/// types.
+///
+/// When the lines cannot be read, it still tries: raise, then lower (NUT itself never reads
+/// before writing, and a port whose reads fail must still get its cable power).
+fn drive_fd(fd: BorrowedFd<'_>, on: Lines, off: Lines) -> io::Result<()> {
+    let Ok(current) = tiocmget(fd) else {
+        for (call, bits) in [(raw::tiocmbis as RawCall, on), (raw::tiocmbic, off)] {
+            if !bits.is_empty() {
+                let bits = bits.bits() as nix::libc::c_int;
+                // SAFETY: `fd` is open for the duration of the borrow; the ioctl reads one
+                // int from a live local.
+                unsafe { call(fd.as_raw_fd(), &bits) }.map_err(to_io)?;
+            }
+        }
+        return Ok(());
+    };
+    let raise = on.difference(current);
+    let lower = off.intersection(current);
+    let (call, bits): (RawCall, Lines) = match (raise.is_empty(), lower.is_empty()) {
+        (true, true) => return Ok(()),
+        (false, true) => (raw::tiocmbis, raise),
+        (true, false) => (raw::tiocmbic, lower),
+        (false, false) => (
+            raw::tiocmset,
+            current.difference(Lines::INPUTS).difference(off).union(on),
+        ),
+    };
+    let bits = bits.bits() as nix::libc::c_int;
+    // SAFETY: `fd` is open for the duration of the borrow; each of these ioctls reads one int
+    // from a live local.
+    unsafe { call(fd.as_raw_fd(), &bits) }.map_err(to_io)?;
+    Ok(())
+}
+
 impl ModemPort for SerialPort {
     fn read_lines(&mut self) -> io::Result<Lines> {
-        let mut bits: nix::libc::c_int = 0;
-        // SAFETY: the descriptor is open for the lifetime of `self`, and TIOCMGET writes one
-        // int through the pointer, which points at a live local.
-        unsafe { raw::tiocmget(self.fd.as_fd().as_raw_fd(), &mut bits) }.map_err(to_io)?;
-        Ok(Lines::from_bits(bits as u32))
+        tiocmget(self.fd.as_fd())
     }
 
     fn drive(&mut self, on: Lines, off: Lines) -> io::Result<()> {
-        let fd = self.fd.as_fd().as_raw_fd();
-        if !on.is_empty() {
-            let bits = on.bits() as nix::libc::c_int;
-            // SAFETY: open descriptor; TIOCMBIS reads one int from a live local.
-            unsafe { raw::tiocmbis(fd, &bits) }.map_err(to_io)?;
-        }
-        if !off.is_empty() {
-            let bits = off.bits() as nix::libc::c_int;
-            // SAFETY: open descriptor; TIOCMBIC reads one int from a live local.
-            unsafe { raw::tiocmbic(fd, &bits) }.map_err(to_io)?;
-        }
-        Ok(())
+        drive_fd(self.fd.as_fd(), on, off)
     }
 }
 
@@ -462,8 +538,12 @@ mod tests {
 
     #[test]
     fn opening_a_missing_device_says_so() {
-        let err = SerialPort::open(Path::new("/dev/genericups-test-no-such-port"), true)
-            .expect_err("no such device");
+        let err = SerialPort::open(
+            Path::new("/dev/genericups-test-no-such-port"),
+            true,
+            Lines::DTR,
+        )
+        .expect_err("no such device");
         assert!(matches!(err, OpenError::Missing { .. }), "{err:?}");
         assert!(err.to_string().starts_with(
             "Unable to open /dev/genericups-test-no-such-port: No such file or directory"

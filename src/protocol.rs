@@ -87,7 +87,7 @@ pub fn parse_request(words: &[String]) -> Request {
         ("NOBROADCAST", _) => Request::NoBroadcast,
         ("BROADCAST", 1) => Request::Broadcast(true),
         ("BROADCAST", _) => {
-            let on = match crate::settings::atoi(&words[1]) {
+            let on = match crate::cnum::atoi(&words[1]) {
                 Some(n) => n >= 1,
                 None => true,
             };

@@ -108,13 +108,6 @@ pub struct DriverVars {
     pub sdtime: Option<String>,
 }
 
-/// A value with the place it was set, so later errors can point at it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Placed<T> {
-    pub value: T,
-    pub origin: Origin,
-}
-
 /// Everything the command line and ups.conf decided.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -143,8 +136,9 @@ pub struct Settings {
     pub signal_command: Option<String>,
     pub signal_pid: Option<String>,
     pub vars: DriverVars,
-    /// Where `upstype` was set, for error messages about its value.
-    pub upstype_origin: Option<Origin>,
+    /// Where each driver variable (canonical name) was last set, for error messages about
+    /// its value.
+    pub var_origins: Vec<(&'static str, Origin)>,
     /// `driver.parameter.*` and `driver.flag.*` values, in the order they were set.
     pub published: Vec<(String, String)>,
     /// `override.<var>` (immutable) and `default.<var>` values, in order.
@@ -252,21 +246,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// C's `atoi` for the integer settings: leading blanks, sign, digits; junk after is ignored.
-pub fn atoi(v: &str) -> Option<i64> {
-    let s = v.trim_start();
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let digits = &rest[..rest.bytes().take_while(u8::is_ascii_digit).count()];
-    if digits.is_empty() {
-        return None;
-    }
-    let n: i64 = digits.parse().unwrap_or(i64::MAX);
-    Some(if neg { -n } else { n })
-}
+use crate::cnum::atoi;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -413,12 +393,12 @@ impl Settings {
         let Some(section) = &conf.section else {
             return Err(ConfigError::Invalid {
                 message: format!("Error: Section {id} not found in ups.conf"),
-                origin: Some(Origin::File {
-                    path: conf.path.clone(),
-                    line: 0,
-                }),
+                origin: None,
                 key: None,
-                hint: Some(format!("expected a section [{id}] with at least one key")),
+                hint: Some(format!(
+                    "{}: expected a section [{id}] with at least one key",
+                    conf.path
+                )),
             });
         };
         for e in section {
@@ -655,12 +635,11 @@ impl Settings {
             });
         };
         let value = Some(v.to_string());
+        self.var_origins.retain(|(name, _)| *name != canon);
+        self.var_origins.push((canon, origin.clone()));
         let vars = &mut self.vars;
         match canon {
-            "upstype" => {
-                vars.upstype = value;
-                self.upstype_origin = Some(origin.clone());
-            }
+            "upstype" => vars.upstype = value,
             "mfr" => vars.mfr = value,
             "model" => vars.model = value,
             "serial" => vars.serial = value,
@@ -675,6 +654,14 @@ impl Settings {
         self.published
             .push((format!("driver.parameter.{key}"), v.to_string()));
         Ok(())
+    }
+
+    /// Where a driver variable (canonical name) got its value.
+    pub fn origin_of(&self, canon: &str) -> Option<&Origin> {
+        self.var_origins
+            .iter()
+            .find(|(name, _)| *name == canon)
+            .map(|(_, o)| o)
     }
 
     /// The effective debug level: the larger of the `-D` count and `debug_min`; with no `-D`,
@@ -977,7 +964,7 @@ mod tests {
             (
                 vec!["-a", "ups"],
                 Some(conf(vec![], None)),
-                "Error: Section ups not found in ups.conf (/etc/nut/ups.conf:0: expected a section [ups] with at least one key)",
+                "Error: Section ups not found in ups.conf (/etc/nut/ups.conf: expected a section [ups] with at least one key)",
             ),
             (
                 vec!["-a", "ups"],
@@ -1097,19 +1084,5 @@ mod tests {
         assert_eq!(list.lines().count(), 11);
         assert!(var_help().contains("  upstype=<value>\tSet UPS type (required)\n"));
         assert!(var_help().contains("      mfr=<value>\tOverride manufacturer name\n"));
-    }
-
-    #[test]
-    fn atoi_like_c() {
-        let cases = [
-            ("5", Some(5)),
-            (" 5x", Some(5)),
-            ("-3", Some(-3)),
-            ("x", None),
-            ("", None),
-        ];
-        for (v, want) in cases {
-            assert_eq!(atoi(v), want, "{v:?}");
-        }
     }
 }

@@ -46,6 +46,44 @@ impl fmt::Display for Status {
     }
 }
 
+/// The battery values NUT's `ignorelb` judges the charge by (raw strings from the tree).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BatteryLevels<'a> {
+    pub charge: Option<&'a str>,
+    pub charge_low: Option<&'a str>,
+    pub runtime: Option<&'a str>,
+    pub runtime_low: Option<&'a str>,
+}
+
+impl BatteryLevels<'_> {
+    /// True when a value is below its low mark, compared as C's `strtol` reads them; a pair
+    /// with a missing or unreadable value says nothing.
+    pub fn is_low(&self) -> bool {
+        let below = |v: Option<&str>, low: Option<&str>| match (
+            v.and_then(crate::cnum::atoi),
+            low.and_then(crate::cnum::atoi),
+        ) {
+            (Some(v), Some(low)) => v < low,
+            _ => false,
+        };
+        below(self.charge, self.charge_low) || below(self.runtime, self.runtime_low)
+    }
+}
+
+/// `ups.status` with the `ignorelb` flag: the LB the lines report is dropped, and LB is
+/// appended (last, as NUT does) when the battery values are below their low marks.
+pub fn ignorelb_status(status: Status, levels: &BatteryLevels<'_>) -> String {
+    let without = Status {
+        low_battery: false,
+        ..status
+    };
+    if levels.is_low() {
+        format!("{without} LB")
+    } else {
+        without.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +210,46 @@ mod tests {
         t.lb = Condition::DISABLED;
         for bits in [0u32, 0x020, 0x040, 0x1e0] {
             assert_eq!(decode(Lines::from_bits(bits), &t).to_string(), "OL");
+        }
+    }
+
+    #[test]
+    fn ignorelb_takes_lb_from_the_battery_values() {
+        let lb_ol = Status {
+            low_battery: true,
+            on_line: true,
+            ..Default::default()
+        };
+        let ob = Status::default();
+        let levels = |c: &'static str, cl: &'static str| BatteryLevels {
+            charge: Some(c),
+            charge_low: Some(cl),
+            ..Default::default()
+        };
+        let cases = [
+            (lb_ol, levels("100", "10"), "OL"),
+            (lb_ol, levels("5", "10"), "OL LB"),
+            (ob, levels("5", "10"), "OB LB"),
+            (ob, levels("10", "10"), "OB"),
+            (ob, levels("9.9", "10"), "OB LB"),
+            (ob, levels("x", "10"), "OB"),
+            (ob, BatteryLevels::default(), "OB"),
+            (
+                ob,
+                BatteryLevels {
+                    runtime: Some("60"),
+                    runtime_low: Some("120"),
+                    ..Default::default()
+                },
+                "OB LB",
+            ),
+        ];
+        for (status, levels, want) in cases {
+            assert_eq!(
+                ignorelb_status(status, &levels),
+                want,
+                "{status:?} {levels:?}"
+            );
         }
     }
 

@@ -414,22 +414,12 @@ impl fmt::Display for UpstypeError {
 /// Parses `upstype` like C's `atoi` (leading blanks, optional sign, leading digits, trailing
 /// junk ignored: `1x` is 1), except that a value with no digits is an error instead of 0.
 pub fn parse_upstype(value: &str) -> Result<usize, UpstypeError> {
-    let s = value.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let digits: &str = &rest[..rest.bytes().take_while(u8::is_ascii_digit).count()];
-    if digits.is_empty() {
-        return Err(UpstypeError::NotANumber(value.to_string()));
-    }
-    if negative && digits.bytes().any(|b| b != b'0') {
-        return Err(UpstypeError::OutOfRange(value.to_string()));
-    }
-    match digits.parse::<usize>() {
-        Ok(n) if n < UPS_TYPES.len() => Ok(n),
-        _ => Err(UpstypeError::OutOfRange(value.to_string())),
+    match crate::cnum::atoi(value) {
+        None => Err(UpstypeError::NotANumber(value.to_string())),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n < UPS_TYPES.len())
+            .ok_or_else(|| UpstypeError::OutOfRange(value.to_string())),
     }
 }
 

@@ -342,7 +342,10 @@ fn ups_conf_errors_name_file_line_and_key() {
         (
             format!("[ups]\n port = {port}\n upstype = 4\n OL = CST\n"),
             &["-a", "ups"],
-            vec!["Error: invalid override OL=CST: 'CST' is not a signal name".to_string()],
+            vec![
+                "Error: invalid override OL=CST: 'CST' is not a signal name".to_string(),
+                format!("({}:4: key 'OL')", conf_path.display()),
+            ],
         ),
         (
             format!("[ups]\n port = {port}\n upstype = 4\n SD = CTS\n"),
@@ -522,4 +525,107 @@ fn overrides_change_the_decoding() {
         dump_vars(&body(&o)).get("ups.status").map(String::as_str),
         Some("OB RB")
     );
+}
+
+/// `ignorelb`: LB comes from the battery values (given here with `default.`), not the lines,
+/// and is appended last, as NUT does.
+#[test]
+fn ignorelb_judges_the_battery_by_its_values() {
+    let dir = TempDir::new("cli-ignorelb");
+    // Type 4: DCD low means LB on the lines.
+    let cases = [
+        ("CTS", "100", "OL"),
+        ("CTS DCD", "5", "OL LB"),
+        ("DCD", "5", "OB LB"),
+        ("", "50", "OB"),
+    ];
+    for (lines, charge, want) in cases {
+        let port = sim_lines(dir.path(), lines);
+        let args = [
+            "-s",
+            "u",
+            "-x",
+            &format!("port={port}"),
+            "-x",
+            "upstype=4",
+            "-x",
+            "ignorelb",
+            "-x",
+            &format!("default.battery.charge={charge}"),
+            "-x",
+            "default.battery.charge.low=10",
+            "-d",
+            "1",
+        ];
+        let o = ours(dir.path(), &args);
+        assert_eq!(code(&o), 0, "{}", show(&o));
+        let vars = dump_vars(&body(&o));
+        assert_eq!(
+            vars.get("ups.status").map(String::as_str),
+            Some(want),
+            "{lines:?} {charge}"
+        );
+        assert_eq!(
+            vars.get("driver.flag.ignorelb").map(String::as_str),
+            Some("enabled")
+        );
+    }
+    // Without the battery values the flag cannot work, and start-up fails as in NUT.
+    let port = sim_lines(dir.path(), "CTS");
+    let o = ours(
+        dir.path(),
+        &[
+            "-s",
+            "u",
+            "-x",
+            &format!("port={port}"),
+            "-x",
+            "upstype=4",
+            "-x",
+            "ignorelb",
+            "-d",
+            "1",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    assert!(
+        text(&o.stderr).contains("The 'ignorelb' flag is set"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn override_typos_and_look_alikes_are_refused() {
+    let dir = TempDir::new("cli-ovr-typo");
+    let port = sim_lines(dir.path(), "CTS DCD");
+    for (value, wanted) in [
+        ("OL=!CTS", "write '-' for an active-low signal"),
+        ("OL=", "no signal given; write NULL or none"),
+        ("LB=dcd", "'dcd' is not a signal name"),
+        ("SD=-ST", "'-ST' is ambiguous"),
+    ] {
+        let o = ours(
+            dir.path(),
+            &[
+                "-s",
+                "u",
+                "-x",
+                &format!("port={port}"),
+                "-x",
+                "upstype=4",
+                "-x",
+                value,
+                "-d",
+                "1",
+            ],
+        );
+        assert_eq!(code(&o), 1, "{value}: {}", show(&o));
+        assert!(text(&o.stderr).contains(wanted), "{value}: {}", show(&o));
+        assert!(
+            text(&o.stderr).contains("(command line: key '"),
+            "{value}: {}",
+            show(&o)
+        );
+    }
 }

@@ -187,7 +187,9 @@ fn c_driver_write_failure_is_fatal_at_startup() {
     );
     assert_eq!(sim.calls("TIOCMSET"), ["error EIO"], "{why}");
     assert!(sim.calls("TIOCMGET").is_empty(), "{why}");
-    assert_eq!(sim.outputs(), "", "no output change was made: {why}");
+    // Only the open raised the lines (as Linux does); the driver changed nothing.
+    assert_eq!(sim.calls("OPEN"), ["0x006 DTR RTS"], "{why}");
+    assert_eq!(sim.outputs(), "0x006 DTR RTS\n", "no output change was made: {why}");
 }
 
 #[test]
@@ -218,6 +220,7 @@ fn c_driver_shutdown_drops_lines_or_sends_break() {
         .map(|e| (e.call, e.detail))
         .collect();
     let expected = [
+        ("OPEN", "0x006 DTR RTS"),
         ("TIOCMSET", "0x002 DTR"),
         ("tcsendbreak", "4901"),
         ("BREAK-END", "5000ms"),
@@ -394,6 +397,7 @@ fn shim_get_set_bits_and_outputs_file() {
     assert_eq!(
         calls,
         [
+            "OPEN 0x006 DTR RTS",
             "TIOCMGET 0x006 DTR RTS",
             "TIOCMGET 0x066 DTR RTS CTS DCD",
             "TIOCMBIC 0x002 DTR",
@@ -603,6 +607,7 @@ fn shim_breaks_take_their_time_and_are_logged() {
     assert_eq!(
         calls,
         [
+            "OPEN 0x006 DTR RTS",
             "tcsendbreak 0",
             "BREAK-END 250ms",
             "tcsendbreak 201",
@@ -616,7 +621,8 @@ fn shim_breaks_take_their_time_and_are_logged() {
         ]
     );
     let entries = sim.log_entries();
-    let gap = entries[3].time - entries[2].time;
+    // Entry 0 is the OPEN; 3 and 4 are the 0.3 s break.
+    let gap = entries[4].time - entries[3].time;
     assert!((0.29..2.0).contains(&gap), "break start/end {gap} s apart");
 }
 

@@ -458,8 +458,9 @@ fn status_follows_every_line_combination() {
             .iter()
             .filter(|(on, _)| *on)
             .fold(CABLE_POWER[upstype as usize], |w, (_, b)| w | b);
-            assert!(!gets.is_empty(), "{why}");
-            assert!(gets.iter().all(|g| *g == word(read)), "{why}");
+            // The first read is the cable-power check, made before DTR/RTS were set.
+            assert!(gets.len() > 1, "{why}");
+            assert!(gets.iter().skip(1).all(|g| *g == word(read)), "{why}");
 
             if let Some(c) = &c_driver {
                 let c_sim = ModemSim::new();
@@ -524,8 +525,10 @@ fn live_status_broadcasts_follow_the_lines() {
     }
     let dump = client.dumpall(&driver);
     assert!(dump.contains(&status_line("OL")), "{dump:#?}");
-    // One cable-power setting at start-up and nothing since: no failure, no reopen.
-    assert_eq!(sim.calls("TIOCMBIS"), ["0x004 RTS"], "{}", sim.log());
+    // One cable-power setting at start-up (open raised both lines; DTR is lowered) and
+    // nothing since: no failure, no reopen.
+    assert_eq!(sim.calls("OPEN").len(), 1, "{}", sim.log());
+    assert!(sim.calls("TIOCMBIS").is_empty(), "{}", sim.log());
     assert_eq!(sim.calls("TIOCMBIC"), ["0x002 DTR"], "{}", sim.log());
     assert!(sim.calls("TIOCMSET").is_empty(), "{}", sim.log());
     driver.stop();
@@ -535,41 +538,53 @@ fn live_status_broadcasts_follow_the_lines() {
 // 3. Cable power.
 
 /// Checks one `-d 1` run's interposer log and `outputs` against cable power `cp`.
+///
+/// Opening a tty raises DTR and RTS (the interposer logs that as `OPEN`); the driver then
+/// reads the lines once and lowers, with a single TIOCMBIC, whichever of them is not cable
+/// power: never a TIOCMBIS or TIOCMSET, so the cable never sees a state other than "both up"
+/// and "cable power".
 fn check_cable_power(what: &str, cp: u32, out: &Output, sim: &ModemSim) {
     let why = format!("{what}\n{}\n--- log:\n{}", describe(out), sim.log());
     assert!(out.status.success(), "{why}");
     let off = (DTR | RTS) & !cp;
-    // Raised first, then lowered, all before the first reading, and never again.
-    let mut want = Vec::new();
-    if cp != 0 {
-        want.push(("TIOCMBIS".to_string(), word(cp)));
-    }
-    if off != 0 {
-        want.push(("TIOCMBIC".to_string(), word(off)));
-    }
-    let entries = sim.log_entries();
+    let entries: Vec<_> = sim
+        .log_entries()
+        .into_iter()
+        .filter(|e| e.call != "OPEN")
+        .collect();
+    assert_eq!(sim.calls("OPEN").len(), 1, "one open: {why}");
     let drives: Vec<(String, String)> = entries
         .iter()
         .filter(|e| e.call != "TIOCMGET")
         .map(|e| (e.call.clone(), e.detail.clone()))
         .collect();
+    let want: Vec<(String, String)> = if off != 0 {
+        vec![("TIOCMBIC".to_string(), word(off))]
+    } else {
+        vec![]
+    };
     assert_eq!(drives, want, "{why}");
+    // The one read before it is the driver checking the lines; status readings come after.
     let first_get = find_entry(&entries, 0, |e| e.call == "TIOCMGET").expect("a reading");
-    assert_eq!(first_get, want.len(), "cable power comes first: {why}");
-    // The readings see the cable power (lines are CTS DCD).
+    assert_eq!(
+        first_get, 0,
+        "the lines are read before they are driven: {why}"
+    );
+    let second_get = find_entry(&entries, 1, |e| e.call == "TIOCMGET").expect("a status read");
+    assert_eq!(
+        second_get,
+        1 + want.len(),
+        "cable power comes before the status: {why}"
+    );
+    // The status readings see the cable power (lines are CTS DCD).
     assert!(
         sim.calls("TIOCMGET")
             .iter()
+            .skip(1)
             .all(|g| *g == word(cp | CTS | DCD)),
         "{why}"
     );
-    // The simulated port starts with DTR and RTS up; `outputs` appears on the first change.
-    let outputs = if cp == DTR | RTS {
-        String::new()
-    } else {
-        format!("{}\n", word(cp))
-    };
-    assert_eq!(sim.outputs(), outputs, "{why}");
+    assert_eq!(sim.outputs(), format!("{}\n", word(cp)), "{why}");
 }
 
 #[test]
@@ -610,6 +625,57 @@ fn cable_power_as_the_table_says() {
         assert_eq!(c_sim.calls("TIOCMSET"), [word(DTR)], "{why}");
         assert_eq!(c_sim.outputs(), sim.outputs(), "{why}");
     }
+}
+
+/// Another process opening the port makes Linux raise DTR and RTS. On type 1 (cable power
+/// DTR, shutdown RTS) that is the shutdown signal, so the driver must notice at its next
+/// reading and lower RTS again, without a reopen and without touching the status.
+#[test]
+fn foreign_open_is_undone_at_the_next_poll() {
+    let state = TempDir::new("serial-foreign");
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines("");
+    let mut driver = Running::start(
+        state.path(),
+        "foreign",
+        pty.slave_path(),
+        1,
+        &[],
+        sim.envs_for(&pty),
+    );
+    let mut client = driver.connect();
+    let dump = client.dumpall(&driver);
+    assert!(dump.contains(&status_line("OL")), "{dump:#?}");
+    assert_eq!(sim.outputs(), format!("{}\n", word(DTR)));
+
+    sim.foreign_open();
+    assert!(
+        sim.wait_for_log(|l| l.contains(" FOREIGN-OPEN "), RUN_TIMEOUT),
+        "the simulated foreign open never happened:\n{}",
+        sim.log()
+    );
+    driver.wait_stderr("the warning", |e| {
+        e.contains("Output lines read DTR+RTS but cable power is DTR")
+    });
+    // After the foreign open, the driver lowers RTS (only RTS) again.
+    let lowered_again = |log: &str| {
+        log.lines()
+            .skip_while(|l| !l.contains(" FOREIGN-OPEN "))
+            .any(|l| l.ends_with(" TIOCMBIC 0x004 RTS"))
+    };
+    assert!(
+        sim.wait_for_log(lowered_again, RUN_TIMEOUT),
+        "RTS was not lowered again:\n{}",
+        sim.log()
+    );
+    assert_eq!(sim.outputs(), format!("{}\n", word(DTR)), "{}", sim.log());
+    assert_eq!(sim.calls("OPEN").len(), 1, "no reopen: {}", sim.log());
+    // The status never moved, and the data never went stale.
+    sim.set_lines("RNG");
+    let got = client.wait_line(&status_line("OB"), &driver);
+    assert!(!got.iter().any(|l| l.starts_with("DATA")), "{got:#?}");
+    driver.stop();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -668,10 +734,12 @@ fn read_failure_marks_data_stale_and_recovers() {
         e.call == "TIOCMGET" && e.detail == "error EIO"
     })
     .unwrap_or_else(|| panic!("no failed read logged:\n{why}"));
-    let redriven = find_entry(&entries, failed, |e| {
-        e.call == "TIOCMBIS" && e.detail == "0x004 RTS"
+    let reopened = find_entry(&entries, failed, |e| e.call == "OPEN")
+        .unwrap_or_else(|| panic!("no reopen after the failure:\n{why}"));
+    let redriven = find_entry(&entries, reopened, |e| {
+        e.call == "TIOCMBIC" && e.detail == "0x002 DTR"
     })
-    .unwrap_or_else(|| panic!("no TIOCMBIS after the failure:\n{why}"));
+    .unwrap_or_else(|| panic!("cable power not re-driven after the reopen:\n{why}"));
     find_entry(&entries, redriven, |e| {
         e.call == "TIOCMGET" && e.detail == "0x064 RTS CTS DCD"
     })
@@ -756,8 +824,10 @@ fn port_that_vanishes_and_returns_is_reopened() {
     // Cable power was driven on the new device before the good reading.
     let entries = sim.log_entries();
     let why = sim.log();
-    let bis = find_entry(&entries, 0, |e| {
-        e.call == "TIOCMBIS" && e.detail == "0x004 RTS"
+    let opened = find_entry(&entries, 0, |e| e.call == "OPEN")
+        .unwrap_or_else(|| panic!("the new device was not opened:\n{why}"));
+    let bis = find_entry(&entries, opened, |e| {
+        e.call == "TIOCMBIC" && e.detail == "0x002 DTR"
     })
     .unwrap_or_else(|| panic!("cable power not re-driven:\n{why}"));
     find_entry(&entries, bis, |e| {
@@ -962,7 +1032,8 @@ fn missing_port_is_fatal() {
 // ---------------------------------------------------------------------------------------------
 // Dump mode details, against the C driver where it is installed.
 
-/// `-d n` reads the lines n+2 times: once in init, then n+1 loop updates (spec §4.10).
+/// `-d n` reads the status n+2 times: once in init, then n+1 loop updates (spec §4.10). Ours
+/// reads the lines once more, first, to change only the output lines that need it.
 #[test]
 fn dump_mode_reads_as_often_as_nut() {
     let c_driver = nut_genericups();
@@ -981,11 +1052,16 @@ fn dump_mode_reads_as_often_as_nut() {
             let out = run_with_timeout(&mut cmd, RUN_TIMEOUT);
             let why = format!("{who}, -d {n}\n{}\n--- log:\n{}", describe(&out), sim.log());
             assert!(out.status.success(), "{why}");
-            assert_eq!(
-                sim.calls("TIOCMGET"),
-                vec![word(RTS | CTS); n as usize + 2],
-                "{why}"
-            );
+            let mut gets = sim.calls("TIOCMGET");
+            if who == "ours" {
+                assert_eq!(
+                    gets.first(),
+                    Some(&word(DTR | RTS | CTS)),
+                    "the cable-power check: {why}"
+                );
+                gets.remove(0);
+            }
+            assert_eq!(gets, vec![word(RTS | CTS); n as usize + 2], "{why}");
             assert_eq!(
                 dump_vars(&text(&out.stdout))
                     .get("ups.status")
@@ -1043,10 +1119,26 @@ fn dump_mode_read_failures_match_nut() {
                 .filter(|l| l.starts_with("ioctl failed") || l.starts_with("Communications"))
                 .map(str::to_string)
                 .collect();
+            // Ours closes the port after a failed read and reopens it; a port that reopens
+            // but still cannot be read is retried less often (each open raises DTR and RTS),
+            // so the third update only reports that it is waiting.
+            let want = if who == "ours" {
+                let mut ours = want[..4].to_vec();
+                ours.push(
+                    "Communications with UPS lost: Status read failed (port closed; will reopen)"
+                        .to_string(),
+                );
+                ours
+            } else {
+                want.clone()
+            };
             assert_eq!(reported, want, "{why}");
+            // Ours also tries the cable-power check before each open's drive: init and the
+            // one reopen, each followed by its status read.
+            let reads = if who == "ours" { 4 } else { 3 };
             assert_eq!(
                 sim.calls("TIOCMGET"),
-                vec![format!("error {errno}"); 3],
+                vec![format!("error {errno}"); reads],
                 "{why}"
             );
         }

@@ -927,6 +927,80 @@ fn vanished_clients_cost_no_cpu() {
     driver.stop();
 }
 
+/// Out of descriptors (EMFILE): the pending connection keeps the listener readable, so a
+/// driver that simply retried would spin. It must pause accepting, stay idle, and accept
+/// again once a client leaves.
+#[test]
+fn running_out_of_descriptors_does_not_spin() {
+    let mut driver = Driver::start("emfile", "4", &["-i", "1"]);
+    let pid = driver.pid();
+    let mut keeper = driver.client();
+    let limit = descriptors_without_clients(&driver, &mut keeper) + 4;
+    let status = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .expect("run prlimit (util-linux)");
+    assert!(status.success(), "prlimit failed");
+    // Fill the table, then queue connections the driver cannot accept.
+    let mut served: Vec<Client> = (0..3).map(|_| driver.client()).collect();
+    let mut pending: Vec<Client> = (0..8).map(|_| driver.connect()).collect();
+    for c in &mut pending {
+        c.send("PING");
+    }
+    let deadline = Instant::now() + REPLY;
+    while !driver.stderr().contains("Too many open files") {
+        driver.assert_alive();
+        assert!(
+            Instant::now() < deadline,
+            "no EMFILE reported; stderr:\n{}",
+            driver.stderr()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+
+    let hz = clock_ticks_per_second();
+    let before = cpu_ticks(pid);
+    // Not a synchronisation sleep: the interval whose CPU time is measured.
+    thread::sleep(Duration::from_secs(3));
+    let used_ms = (cpu_ticks(pid) - before) * 1000 / hz;
+    assert!(
+        used_ms < 100,
+        "the driver used {used_ms} ms of CPU in 3 s while out of descriptors"
+    );
+    let reports = driver.stderr().matches("Too many open files").count();
+    assert!(
+        reports <= 10,
+        "{reports} EMFILE reports in about 3 s:\n{}",
+        driver.stderr()
+    );
+
+    // Clients leave; the queued ones are accepted and answered. (While no descriptor was
+    // free, the simulated port could not be read either, so broadcasts about stale data may
+    // come first: that is the truth, not noise.)
+    served.clear();
+    let pong = |c: &mut Client| loop {
+        let line = c.line();
+        if line == "PONG" {
+            break;
+        }
+        assert!(
+            line.starts_with("DATA") || line.starts_with("SETINFO "),
+            "unexpected line {line:?}"
+        );
+    };
+    keeper.send("PING");
+    pong(&mut keeper);
+    for c in &mut pending[..3] {
+        pong(c);
+    }
+    driver.assert_alive();
+    driver.stop();
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Hostile clients
 // ---------------------------------------------------------------------------------------------

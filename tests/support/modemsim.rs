@@ -211,6 +211,13 @@ impl ModemSim {
         self.set_failure("fail-write", errno);
     }
 
+    /// Simulates another process opening the port: at the driver's next read, DTR and RTS
+    /// are raised under its feet, as Linux does on every open of a tty.
+    pub fn foreign_open(&self) {
+        let path = self.dir().join("foreign-open");
+        std::fs::write(&path, "").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
     /// The `outputs` file, e.g. `"0x004 RTS\n"`; empty if no output has changed yet (the
     /// simulated port starts with DTR and RTS raised).
     pub fn outputs(&self) -> String {

@@ -3,7 +3,8 @@
 //!
 //! A pty answers `ENOTTY` to `TIOCMGET` and friends, so a contact-closure UPS driver cannot be
 //! tested against one directly. Preloading this library replaces the libc symbols `ioctl` and
-//! `tcsendbreak`: calls on a simulated file descriptor (a Unix98 pty slave, or only the device
+//! `tcsendbreak` (and `open`/`open64`, to raise DTR and RTS on every open of a simulated port,
+//! as Linux does; logged as `OPEN`): calls on a simulated file descriptor (a Unix98 pty slave, or only the device
 //! named by `MODEMSIM_PORT`) are answered from files in the control directory `MODEMSIM_DIR`;
 //! everything else goes to the real libc functions found with `dlsym(RTLD_NEXT, ...)`.
 //!
@@ -12,6 +13,9 @@
 //! * `lines` (read by the shim): input lines, e.g. `CTS DCD` or `0x160`;
 //! * `fail-read` / `fail-write` (read by the shim): while present, reads / writes fail with the
 //!   errno named inside (default `EIO`);
+//! * `foreign-open` (read and removed by the shim): simulates another process opening the port,
+//!   which makes Linux raise DTR and RTS under the program's feet; applied (and logged as
+//!   `FOREIGN-OPEN`) at the next read;
 //! * `outputs` (written by the shim): current output word, e.g. `0x006 DTR RTS`;
 //! * `log` (appended by the shim): one line per simulated call.
 //!
@@ -154,10 +158,13 @@ impl Drop for BusyGuard {
 // The real libc functions.
 
 type RealIoctl = unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
+type RealOpen = unsafe extern "C" fn(*const libc::c_char, c_int, ...) -> c_int;
 type RealTcsendbreak = unsafe extern "C" fn(c_int, c_int) -> c_int;
 
 static REAL_IOCTL: AtomicUsize = AtomicUsize::new(0);
 static REAL_TCSENDBREAK: AtomicUsize = AtomicUsize::new(0);
+static REAL_OPEN: AtomicUsize = AtomicUsize::new(0);
+static REAL_OPEN64: AtomicUsize = AtomicUsize::new(0);
 
 /// Looks `name` up with `dlsym(RTLD_NEXT, ...)`, caching the address in `slot`.
 fn next_symbol(slot: &AtomicUsize, name: &CStr) -> usize {
@@ -199,6 +206,44 @@ fn real_tcsendbreak(fd: c_int, duration: c_int) -> c_int {
     let f: RealTcsendbreak = unsafe { std::mem::transmute::<usize, RealTcsendbreak>(addr) };
     // SAFETY: tcsendbreak takes two plain integers; any values are memory-safe.
     unsafe { f(fd, duration) }
+}
+
+/// Calls the real `open` or `open64` (whichever `slot`/`name` names).
+///
+/// # Safety
+/// Same contract as `open(2)`: `path` is a NUL-terminated string.
+unsafe fn real_open(
+    slot: &AtomicUsize,
+    name: &CStr,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    let addr = next_symbol(slot, name);
+    if addr == 0 {
+        set_errno(libc::ENOSYS);
+        return -1;
+    }
+    // SAFETY: `addr` is the address of libc's `int open(const char *, int, ...)`.
+    let f: RealOpen = unsafe { std::mem::transmute::<usize, RealOpen>(addr) };
+    // SAFETY: forwarded unchanged from our caller, who upholds open's contract; `mode` is
+    // only read by libc when `flags` asks for it.
+    unsafe { f(path, flags, mode) }
+}
+
+/// After a successful open: Linux raises DTR and RTS whenever a tty is opened, so do the same
+/// for a simulated port (logged as `OPEN`).
+fn after_open(fd: c_int) {
+    let saved_errno = errno();
+    let Some(_busy) = BusyGuard::enter() else {
+        return;
+    };
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(sim) = Sim::for_fd(fd) {
+            sim.raise_on_open();
+        }
+    });
+    set_errno(saved_errno);
 }
 
 fn set_errno(e: c_int) {
@@ -251,6 +296,42 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
             -1
         }
     }
+}
+
+/// Interposed `open(2)`: see [`after_open`].
+///
+/// # Safety
+/// Same contract as libc's `open`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open(
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: forwarded unchanged.
+    let fd = unsafe { real_open(&REAL_OPEN, c"open", path, flags, mode) };
+    if fd >= 0 {
+        after_open(fd);
+    }
+    fd
+}
+
+/// Interposed `open64(2)` (the same call under its large-file name).
+///
+/// # Safety
+/// Same contract as libc's `open64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open64(
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: forwarded unchanged.
+    let fd = unsafe { real_open(&REAL_OPEN64, c"open64", path, flags, mode) };
+    if fd >= 0 {
+        after_open(fd);
+    }
+    fd
 }
 
 /// Interposed `tcsendbreak(3)`.
@@ -456,6 +537,16 @@ impl Sim {
 
     /// Reads `lines` and updates the transition counters.
     fn read_inputs(&self) -> u32 {
+        let foreign = self.dir.join("foreign-open");
+        if fs::remove_file(&foreign).is_ok() {
+            let word = {
+                let mut st = state();
+                st.outputs |= TIOCM_DTR | TIOCM_RTS;
+                st.outputs
+            };
+            self.log("FOREIGN-OPEN", &format!("{:#05x} {}", word, names(word)));
+            self.write_outputs(word);
+        }
         let word = match fs::read(self.dir.join("lines")) {
             Ok(text) => parse_lines(&String::from_utf8_lossy(&text)),
             Err(_) => 0,
@@ -497,6 +588,17 @@ impl Sim {
         if let Some(word) = changed {
             self.write_outputs(word);
         }
+    }
+
+    /// What the kernel does on every open of a tty.
+    fn raise_on_open(&self) {
+        let word = {
+            let mut st = state();
+            st.outputs |= TIOCM_DTR | TIOCM_RTS;
+            st.outputs
+        };
+        self.log("OPEN", &format!("{:#05x} {}", word, names(word)));
+        self.write_outputs(word);
     }
 
     /// Replaces `outputs` atomically (temporary file + rename).
