@@ -121,8 +121,9 @@ pub fn run(argv: Vec<OsString>, env: &Env) -> i32 {
         }
     };
 
-    let paths0 = Paths::resolve(&*env.get, None);
-    let conf_path = paths0.ups_conf();
+    // ups.conf's location depends only on the environment; the state directory may also come
+    // from ups.conf's global STATEPATH, so it is resolved again once that has been read.
+    let conf_path = Paths::resolve(&*env.get, None).ups_conf();
     let mut load = |id: &str| load_conf(&conf_path, id);
     let settings = match Settings::from_args(&args, &progname, &mut load) {
         Ok(Ok(s)) => s,

@@ -182,18 +182,10 @@ impl Dstate {
         }
     }
 
-    pub fn has_cmd(&self, cmd: &str) -> bool {
-        self.cmds.contains_key(&Key(cmd.to_string()))
-    }
-
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(&Key(name.to_string()))
             .map(|v| v.value.as_str())
-    }
-
-    pub fn is_stale(&self) -> bool {
-        self.stale
     }
 
     /// Marks the data good; broadcasts DATAOK only on the transition.

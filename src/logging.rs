@@ -118,10 +118,6 @@ pub fn set_debug_level(level: u32) {
     LOGGER.level.store(level, Ordering::Relaxed);
 }
 
-pub fn debug_level() -> u32 {
-    LOGGER.level.load(Ordering::Relaxed)
-}
-
 /// Also send messages to syslog (NUT does when not debugging, and always once in the
 /// background).
 pub fn enable_syslog(on: bool) {

@@ -114,7 +114,6 @@ pub struct Settings {
     pub upsname: Option<String>,
     /// True for `-a` (configuration from ups.conf), false for `-s` or the legacy form.
     pub autoconfig: bool,
-    pub legacy_port: bool,
     pub port: Option<String>,
     pub user: Option<String>,
     pub group: Option<String>,
@@ -348,7 +347,6 @@ impl Settings {
                 self.port = Some(port.clone());
                 self.published
                     .push(("driver.parameter.port".into(), port.clone()));
-                self.legacy_port = true;
                 if self.upsname.is_none() {
                     self.upsname = Some(crate::paths::basename(port).to_string());
                 }
