@@ -366,8 +366,11 @@ fn drive_fd(fd: BorrowedFd<'_>, on: Lines, off: Lines) -> io::Result<()> {
         }
         return Ok(());
     };
+    // Lowering is repeated even when the line reads low already: an adapter that did not
+    // report its output lines must not be left with one up that should be down. Raising
+    // skips lines that read high, so a driver that reports correctly gets a single lower.
     let raise = on.difference(current);
-    let lower = off.intersection(current);
+    let lower = off;
     let (call, bits): (RawCall, Lines) = match (raise.is_empty(), lower.is_empty()) {
         (true, true) => return Ok(()),
         (false, true) => (raw::tiocmbis, raise),

@@ -669,7 +669,13 @@ fn foreign_open_is_undone_at_the_next_poll() {
         "RTS was not lowered again:\n{}",
         sim.log()
     );
-    assert_eq!(sim.outputs(), format!("{}\n", word(DTR)), "{}", sim.log());
+    // The interposer logs a call before it rewrites `outputs`: wait for the file too.
+    let want = format!("{}\n", word(DTR));
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while sim.outputs() != want && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sim.outputs(), want, "{}", sim.log());
     assert_eq!(sim.calls("OPEN").len(), 1, "no reopen: {}", sim.log());
     // The status never moved, and the data never went stale.
     sim.set_lines("RNG");
