@@ -241,7 +241,7 @@ pollinterval=5\r
 \r
 \"[office ups]\"\r
 \tdriver = genericups\r
-\tport = /dev/ttyS0\r
+\tport = /dev/ttyUSB0\r
 \r
 [rack]\r
 \tupstype = 7\r
@@ -293,7 +293,7 @@ pollinterval=5\r
             conf.section_entries("office ups").as_deref().map(kv),
             Some(vec![
                 ("driver".into(), Some("genericups".into())),
-                ("port".into(), Some("/dev/ttyS0".into())),
+                ("port".into(), Some("/dev/ttyUSB0".into())),
             ])
         );
         assert_eq!(conf.section_entries("empty"), None);
@@ -362,9 +362,9 @@ pollinterval=5\r
                 &["ignored 'UPS' after the value of 'desc' (quote a value that contains spaces)"],
             ),
             (
-                b"port /dev/ttyS0\n",
+                b"port /dev/ttyUSB0\n",
                 &[],
-                &["ignored 'port /dev/ttyS0': expected 'key = value'"],
+                &["ignored 'port /dev/ttyUSB0': expected 'key = value'"],
             ),
             (b"desc =\n", &[], &["ignored 'desc =': no value after '='"]),
             (b"= x\n", &[], &["ignored '= x': expected 'key = value'"]),
