@@ -298,6 +298,25 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
     }
 }
 
+/// Opens through the real function in `slot`/`name`, then applies [`after_open`].
+///
+/// # Safety
+/// Same contract as `open(2)`.
+unsafe fn open_and_raise(
+    slot: &AtomicUsize,
+    name: &CStr,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: forwarded unchanged from our caller.
+    let fd = unsafe { real_open(slot, name, path, flags, mode) };
+    if fd >= 0 {
+        after_open(fd);
+    }
+    fd
+}
+
 /// Interposed `open(2)`: see [`after_open`].
 ///
 /// # Safety
@@ -309,11 +328,7 @@ pub unsafe extern "C" fn open(
     mode: libc::c_uint,
 ) -> c_int {
     // SAFETY: forwarded unchanged.
-    let fd = unsafe { real_open(&REAL_OPEN, c"open", path, flags, mode) };
-    if fd >= 0 {
-        after_open(fd);
-    }
-    fd
+    unsafe { open_and_raise(&REAL_OPEN, c"open", path, flags, mode) }
 }
 
 /// Interposed `open64(2)` (the same call under its large-file name).
@@ -327,11 +342,7 @@ pub unsafe extern "C" fn open64(
     mode: libc::c_uint,
 ) -> c_int {
     // SAFETY: forwarded unchanged.
-    let fd = unsafe { real_open(&REAL_OPEN64, c"open64", path, flags, mode) };
-    if fd >= 0 {
-        after_open(fd);
-    }
-    fd
+    unsafe { open_and_raise(&REAL_OPEN64, c"open64", path, flags, mode) }
 }
 
 /// Interposed `tcsendbreak(3)`.
