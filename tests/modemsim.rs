@@ -189,7 +189,11 @@ fn c_driver_write_failure_is_fatal_at_startup() {
     assert!(sim.calls("TIOCMGET").is_empty(), "{why}");
     // Only the open raised the lines (as Linux does); the driver changed nothing.
     assert_eq!(sim.calls("OPEN"), ["0x006 DTR RTS"], "{why}");
-    assert_eq!(sim.outputs(), "0x006 DTR RTS\n", "no output change was made: {why}");
+    assert_eq!(
+        sim.outputs(),
+        "0x006 DTR RTS\n",
+        "no output change was made: {why}"
+    );
 }
 
 #[test]

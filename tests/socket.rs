@@ -16,25 +16,19 @@
 mod support;
 
 use genericups::server::{MAX_BACKLOG, MAX_CLIENTS};
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
-use nix::unistd::Pid;
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::fs;
+use std::io;
+use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-use support::{TempDir, run_with_timeout, wait_with_timeout};
+use support::{Client, Next, Proc, REPLY, TempDir, poll_until, run_with_timeout};
 
 const BIN: &str = env!("CARGO_BIN_EXE_genericups");
 
-/// Bound for one expected reply (generous: the test machine is small and noisy).
-const REPLY: Duration = Duration::from_secs(10);
 /// Bound for the socket to accept a connection after the driver was started.
 const STARTUP: Duration = Duration::from_secs(20);
 /// Bound for a change of the lines file to come back as a broadcast (the driver polls every
@@ -49,14 +43,14 @@ const EXIT_WITHIN: Duration = Duration::from_secs(10);
 
 /// A running driver in its own temporary state directory. Dropping it kills the process (so a
 /// failing test leaves nothing behind) and, when the test is failing, prints the driver's
-/// stderr.
+/// stderr (both done by [`Proc`]). Derefs to that [`Proc`].
 struct Driver {
-    child: Child,
+    /// Dropped first: the process is stopped before the directory goes.
+    proc: Proc,
     socket: PathBuf,
     lines: PathBuf,
-    stderr_log: PathBuf,
-    /// Dropped after `Drop::drop` has killed the child (fields drop after the struct).
-    dir: TempDir,
+    /// Kept (and, when the test fails, left for inspection) until the driver is gone.
+    _dir: TempDir,
 }
 
 /// The command line every test uses, plus `extra` arguments (each one argv element).
@@ -97,69 +91,32 @@ impl Driver {
     fn start_in(dir: TempDir, name: &str, upstype: &str, extra: &[&str]) -> Driver {
         let lines = dir.path().join("lines");
         write_lines(&lines, "CTS DCD");
-        let stderr_log = dir.path().join("stderr.log");
-        let stderr = File::create(&stderr_log).expect("create the stderr log");
-        let child = driver_command(dir.path(), name, upstype, extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn genericups");
+        let proc = Proc::spawn(
+            "the driver",
+            driver_command(dir.path(), name, upstype, extra).stdout(Stdio::null()),
+            &dir.path().join("stderr.log"),
+        );
         let mut driver = Driver {
-            child,
+            proc,
             socket: dir.path().join(format!("genericups-{name}")),
             lines,
-            stderr_log,
-            dir,
+            _dir: dir,
         };
         let mut probe = driver.connect();
         assert_eq!(probe.request("PING"), "PONG", "the driver's first PING");
         driver
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr_log).unwrap_or_default()
-    }
-
     /// Panics (showing stderr) unless the process is still running.
     #[track_caller]
     fn assert_alive(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
-            panic!("the driver died ({status}); stderr:\n{}", self.stderr());
-        }
+        self.proc.assert_running("unexpectedly");
     }
 
     /// Connects, retrying while the socket is missing, refuses, or its backlog is full.
     #[track_caller]
     fn connect(&mut self) -> Client {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            match try_connect(&self.socket) {
-                Ok(stream) => return Client::new(stream),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound
-                            | io::ErrorKind::ConnectionRefused
-                            | io::ErrorKind::WouldBlock
-                    ) || e.raw_os_error() == Some(Errno::EINPROGRESS as i32) =>
-                {
-                    self.assert_alive();
-                    assert!(
-                        Instant::now() < deadline,
-                        "no connection to {} within {STARTUP:?} (last error: {e}); stderr:\n{}",
-                        self.socket.display(),
-                        self.stderr()
-                    );
-                    thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("connect to {}: {e}", self.socket.display()),
-            }
-        }
+        Client::connect(&self.socket, STARTUP, &mut self.proc)
     }
 
     /// A connected client that has seen PONG (so the driver has accepted it and reads it).
@@ -174,28 +131,10 @@ impl Driver {
         write_lines(&self.lines, text);
     }
 
-    #[track_caller]
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        match wait_with_timeout(&mut self.child, timeout) {
-            Some(status) => status,
-            None => panic!(
-                "the driver did not exit within {timeout:?}; stderr:\n{}",
-                self.stderr()
-            ),
-        }
-    }
-
     /// SIGTERM: the driver must exit 0 and remove its socket.
+    #[track_caller]
     fn stop(mut self) {
-        self.assert_alive();
-        kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM).expect("send SIGTERM");
-        let status = self.wait_exit(EXIT_WITHIN);
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "exit after SIGTERM; stderr:\n{}",
-            self.stderr()
-        );
+        self.proc.stop(EXIT_WITHIN);
         assert!(
             !self.socket.exists(),
             "the socket {} is still there after SIGTERM",
@@ -204,161 +143,16 @@ impl Driver {
     }
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-        if thread::panicking() {
-            eprintln!(
-                "--- driver stderr ({}):\n{}",
-                self.dir.path().display(),
-                self.stderr()
-            );
-        }
+impl Deref for Driver {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
     }
 }
 
-/// One non-blocking connect attempt (a blocking one would hang on a full backlog of a driver
-/// that stopped accepting); the connected stream is made blocking again.
-fn try_connect(path: &Path) -> io::Result<UnixStream> {
-    let fd = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    let addr = UnixAddr::new(path)?;
-    connect(fd.as_raw_fd(), &addr)?;
-    let stream = UnixStream::from(fd);
-    stream.set_nonblocking(false)?;
-    Ok(stream)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The client
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, PartialEq, Eq)]
-enum Next {
-    Line(String),
-    Eof,
-    Timeout,
-}
-
-/// A raw protocol client: sends lines, reads lines with deadlines.
-struct Client {
-    stream: UnixStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn new(stream: UnixStream) -> Client {
-        stream
-            .set_write_timeout(Some(Duration::from_secs(30)))
-            .expect("set_write_timeout");
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Sends one command line (the newline is added).
-    #[track_caller]
-    fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\n").as_bytes())
-            .unwrap_or_else(|e| panic!("send {line:?}: {e}"));
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
-    }
-
-    /// The next line, or EOF, or nothing within `timeout`.
-    fn next(&mut self, timeout: Duration) -> Next {
-        let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 65536];
-        loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                return Next::Line(String::from_utf8_lossy(&line[..pos]).into_owned());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Next::Timeout;
-            }
-            self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .expect("set_read_timeout");
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Next::Eof,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The driver closed the connection while our output was still unread.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Next::Eof,
-                Err(e) => panic!("read from the driver: {e}"),
-            }
-        }
-    }
-
-    /// The next line; panics on EOF or after [`REPLY`].
-    #[track_caller]
-    fn line(&mut self) -> String {
-        match self.next(REPLY) {
-            Next::Line(l) => l,
-            other => panic!("expected a line, got {other:?}"),
-        }
-    }
-
-    /// Sends a command and returns the first line of the reply.
-    #[track_caller]
-    fn request(&mut self, line: &str) -> String {
-        self.send(line);
-        self.line()
-    }
-
-    /// Lines up to and including `last`.
-    #[track_caller]
-    fn read_until(&mut self, last: &str, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut lines = Vec::new();
-        loop {
-            match self.next(deadline.saturating_duration_since(Instant::now())) {
-                Next::Line(l) => {
-                    let done = l == last;
-                    lines.push(l);
-                    if done {
-                        return lines;
-                    }
-                }
-                other => panic!("expected lines up to {last:?}, got {lines:?} then {other:?}"),
-            }
-        }
-    }
-
-    /// Sends DUMPALL (or another dumping command) and reads the reply up to DUMPDONE.
-    #[track_caller]
-    fn dump(&mut self, command: &str) -> Vec<String> {
-        self.send(command);
-        self.read_until("DUMPDONE", REPLY)
-    }
-
-    /// Proves that nothing arrived on this connection: PING's PONG must be the very next line.
-    #[track_caller]
-    fn expect_silence_until_pong(&mut self) {
-        self.send("PING");
-        assert_eq!(self.next(REPLY), Next::Line("PONG".into()));
-    }
-
-    #[track_caller]
-    fn expect_eof(&mut self, timeout: Duration) {
-        assert_eq!(self.next(timeout), Next::Eof);
+impl DerefMut for Driver {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
     }
 }
 
@@ -475,24 +269,21 @@ fn open_fds(pid: u32) -> usize {
 fn descriptors_without_clients(driver: &Driver, c: &mut Client) -> usize {
     c.expect_silence_until_pong();
     c.expect_silence_until_pong();
-    open_fds(driver.pid()) - 1
+    open_fds(driver.id()) - 1
 }
 
 /// Waits (bounded) until the driver holds at most `max` descriptors.
 #[track_caller]
 fn wait_for_fds_at_most(driver: &Driver, max: usize, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let n = open_fds(driver.pid());
-        if n <= max {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the driver still holds {n} descriptors (expected at most {max}) after {timeout:?}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let mut n = 0;
+    let done = poll_until(timeout, Duration::from_millis(20), || {
+        n = open_fds(driver.id());
+        (n <= max).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "the driver still holds {n} descriptors (expected at most {max}) after {timeout:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,7 +301,7 @@ fn transcript_of_every_command() {
 
     assert_eq!(a.request("PING"), "PONG");
     assert_eq!(a.request("ping"), "PONG", "commands are case-insensitive");
-    assert_eq!(a.request("GETPID"), format!("PID {}", driver.pid()));
+    assert_eq!(a.request("GETPID"), format!("PID {}", driver.id()));
 
     assert_eq!(
         a.dump("DUMPSTATUS"),
@@ -547,7 +338,7 @@ fn transcript_of_every_command() {
     a.send_raw(b"PING\r\nGETPID\nDUMPSTATUS\n")
         .expect("send three commands");
     assert_eq!(a.line(), "PONG");
-    assert_eq!(a.line(), format!("PID {}", driver.pid()));
+    assert_eq!(a.line(), format!("PID {}", driver.id()));
     assert_eq!(
         a.read_until("DUMPDONE", REPLY),
         strings(&[r#"SETINFO ups.status "OL""#, "DATAOK", "DUMPDONE"])
@@ -624,7 +415,12 @@ fn transcript_of_every_command() {
     );
     a.expect_eof(EXIT_WITHIN);
     b.expect_eof(EXIT_WITHIN);
-    let status = driver.wait_exit(EXIT_WITHIN);
+    let status = driver.wait_exit(EXIT_WITHIN).unwrap_or_else(|| {
+        panic!(
+            "the driver did not exit within {EXIT_WITHIN:?}; stderr:\n{}",
+            driver.stderr()
+        )
+    });
     assert_eq!(status.code(), Some(0), "exit status after driver.exit");
     assert!(
         !driver.socket.exists(),
@@ -676,7 +472,7 @@ fn nobroadcast_and_broadcast_switch_broadcasts_per_connection() {
     quiet.expect_silence_until_pong();
 
     // Replies still arrive while broadcasts are off.
-    assert_eq!(quiet.request("GETPID"), format!("PID {}", driver.pid()));
+    assert_eq!(quiet.request("GETPID"), format!("PID {}", driver.id()));
     driver.stop();
 }
 
@@ -889,7 +685,7 @@ fn two_hundred_concurrent_clients_each_get_a_full_dump() {
 #[test]
 fn vanished_clients_cost_no_cpu() {
     let mut driver = Driver::start("idle", "4", &[]);
-    let pid = driver.pid();
+    let pid = driver.id();
     // A client that stays connected (and idle) throughout.
     let mut keeper = driver.client();
     let base = descriptors_without_clients(&driver, &mut keeper);
@@ -900,8 +696,7 @@ fn vanished_clients_cost_no_cpu() {
     drop(driver.connect());
     let mut half = driver.connect();
     half.send("PING");
-    half.stream
-        .shutdown(std::net::Shutdown::Write)
+    half.shutdown(std::net::Shutdown::Write)
         .expect("shutdown(Write)");
     assert_eq!(half.line(), "PONG");
     // EOF closes the connection on the driver's side.
@@ -933,7 +728,7 @@ fn vanished_clients_cost_no_cpu() {
 #[test]
 fn running_out_of_descriptors_does_not_spin() {
     let mut driver = Driver::start("emfile", "4", &["-i", "1"]);
-    let pid = driver.pid();
+    let pid = driver.id();
     let mut keeper = driver.client();
     let limit = descriptors_without_clients(&driver, &mut keeper) + 4;
     let status = Command::new("prlimit")
@@ -951,16 +746,9 @@ fn running_out_of_descriptors_does_not_spin() {
     for c in &mut pending {
         c.send("PING");
     }
-    let deadline = Instant::now() + REPLY;
-    while !driver.stderr().contains("Too many open files") {
-        driver.assert_alive();
-        assert!(
-            Instant::now() < deadline,
-            "no EMFILE reported; stderr:\n{}",
-            driver.stderr()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    driver.wait_stderr("EMFILE reported", REPLY, |e| {
+        e.contains("Too many open files")
+    });
 
     let hz = clock_ticks_per_second();
     let before = cpu_ticks(pid);
@@ -1039,20 +827,17 @@ fn garbage_and_overlong_lines_do_not_disturb_other_clients() {
     let garbage_writer = write_in_background(driver.client(), garbage);
 
     // Served while the garbage is arriving…
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut rounds = 0;
-    loop {
+    let consumed = poll_until(Duration::from_secs(60), Duration::ZERO, || {
         assert_eq!(good.request("PING"), "PONG");
         assert_eq!(good.dump("DUMPALL"), expected);
         rounds += 1;
-        if long_writer.is_finished() && garbage_writer.is_finished() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the garbage was not consumed within 60 s"
-        );
-    }
+        (long_writer.is_finished() && garbage_writer.is_finished()).then_some(())
+    });
+    assert!(
+        consumed.is_some(),
+        "the garbage was not consumed within 60 s"
+    );
     let (mut long_client, long_outcome) = long_writer.join().expect("overlong writer");
     let (garbage_client, garbage_outcome) = garbage_writer.join().expect("garbage writer");
     eprintln!("{rounds} rounds; overlong line: {long_outcome}; garbage: {garbage_outcome}");
@@ -1100,16 +885,19 @@ fn client_that_never_reads_is_dropped() {
         .expect("send 2000 DUMPALL");
 
     // The driver says so when it drops the client; other clients are served meanwhile.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !driver.stderr().contains("does not read its replies") {
+    let dropped = poll_until(Duration::from_secs(30), Duration::ZERO, || {
+        if driver.stderr().contains("does not read its replies") {
+            return Some(());
+        }
         assert_eq!(good.request("PING"), "PONG");
         assert_eq!(good.dump("DUMPALL"), expected);
         driver.assert_alive();
-        assert!(
-            Instant::now() < deadline,
-            "the non-reading client was not dropped within 30 s"
-        );
-    }
+        None
+    });
+    assert!(
+        dropped.is_some(),
+        "the non-reading client was not dropped within 30 s"
+    );
 
     // The hog finds what the kernel had buffered, then the end of the connection.
     let mut dumps = 0;
@@ -1188,7 +976,7 @@ fn connections_beyond_the_limit_are_closed_at_once() {
     drop(clients.pop());
     wait_for_fds_at_most(&driver, base + MAX_CLIENTS - 1, REPLY);
     let mut late = driver.client();
-    assert_eq!(late.request("GETPID"), format!("PID {}", driver.pid()));
+    assert_eq!(late.request("GETPID"), format!("PID {}", driver.id()));
     drop(clients);
     drop(late);
     wait_for_fds_at_most(&driver, base, REPLY);
@@ -1218,7 +1006,7 @@ fn stale_socket_is_replaced() {
 
     let mut driver = Driver::start_in(dir, "stale", "4", &[]);
     let mut c = driver.client();
-    assert_eq!(c.request("GETPID"), format!("PID {}", driver.pid()));
+    assert_eq!(c.request("GETPID"), format!("PID {}", driver.id()));
     driver.stop();
 }
 

@@ -10,10 +10,21 @@
 //!   policy.
 //! * [`run_with_timeout`], [`wait_with_timeout`], [`dump_vars`]: running drivers without
 //!   hanging the test suite.
+//! * [`Proc`]: a driver (or upsd) running in the background, stderr captured to a file, stopped
+//!   by PID when dropped (see `driver.rs`).
+//! * [`Client`], [`Next`], [`ping`]: a raw client of the driver socket (see `client.rs`).
+//! * [`poll_until`]: the one bounded polling loop behind every wait for an observable state.
+//! * [`text`], [`describe`]: a finished run's output for failure messages.
 #![allow(dead_code)]
 
+mod client;
+mod driver;
 mod modemsim;
 
+#[allow(unused_imports)]
+pub use client::{Client, Next, REPLY, ping, try_connect};
+#[allow(unused_imports)]
+pub use driver::{Proc, TERM_GRACE};
 #[allow(unused_imports)]
 pub use modemsim::{LogEntry, ModemSim, Pty, modemsim_lib};
 
@@ -116,18 +127,49 @@ impl Drop for TempDir {
     }
 }
 
+/// Calls `probe` until it returns `Some`, sleeping `every` between calls, for at most
+/// `timeout`: `None` if the deadline passed first. `probe` runs at least once, and once more at
+/// or after the deadline; it may panic itself (e.g. when the process it watches died).
+pub fn poll_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(every);
+    }
+}
+
 /// Polls `child` every 10 ms until it exits or `timeout` passes; `None` on timeout (the child is
 /// left running).
 pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => panic!("waiting for child {}: {e}", child.id()),
-        }
-    }
+    poll_until(timeout, Duration::from_millis(10), || {
+        child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for child {}: {e}", child.id()))
+    })
+}
+
+/// Bytes (a program's output) as text, invalid UTF-8 replaced.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A finished run's exit status, stdout and stderr, for failure messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout:\n{}--- stderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
 }
 
 /// Runs `cmd` with stdin from `/dev/null` and stdout/stderr captured, like `Command::output`,

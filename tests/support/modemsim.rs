@@ -22,13 +22,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
 
-use super::TempDir;
+use super::{TempDir, poll_until};
 
 /// Builds the interposer once per test process and returns the path of `libmodemsim.so`.
 ///
@@ -251,16 +250,10 @@ impl ModemSim {
     /// Waits until `predicate(whole log text)` holds, re-reading the log every 10 ms; false if
     /// `timeout` passes first.
     pub fn wait_for_log(&self, predicate: impl Fn(&str) -> bool, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if predicate(&self.log()) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(timeout, Duration::from_millis(10), || {
+            predicate(&self.log()).then_some(())
+        })
+        .is_some()
     }
 
     /// Environment for a process under test: `LD_PRELOAD` and `MODEMSIM_DIR` (and
