@@ -13,18 +13,15 @@
 mod support;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::{Command, Output};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use support::{
-    ModemSim, Pty, TempDir, dump_vars, nut_genericups, run_with_timeout, wait_with_timeout,
+    Client, LogEntry, ModemSim, Proc, Pty, TempDir, describe, dump_vars, nut_genericups,
+    poll_until, run_with_timeout, text,
 };
 
 /// Our driver.
@@ -165,19 +162,6 @@ fn word(bits: u32) -> String {
 // ---------------------------------------------------------------------------------------------
 // Running drivers.
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout:\n{}--- stderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
 /// A driver command (ours or the C one) with the common arguments and a private state path.
 fn command(exe: &Path, state: &Path, name: &str, port: &Path, upstype: u32) -> Command {
     let mut cmd = Command::new(exe);
@@ -198,19 +182,56 @@ fn command(exe: &Path, state: &Path, name: &str, port: &Path, upstype: u32) -> C
     cmd
 }
 
+/// A dump-mode command (`-d <debug>`, UPS name `t`) of `exe` on `port`.
+fn dump_command(exe: &Path, state: &Path, port: &Path, upstype: u32, debug: u32) -> Command {
+    let mut cmd = command(exe, state, "t", port, upstype);
+    cmd.args(["-d", &debug.to_string()]);
+    cmd
+}
+
+/// Runs `cmd` to its end (bounded by [`RUN_TIMEOUT`]).
+fn run(cmd: &mut Command) -> Output {
+    run_with_timeout(cmd, RUN_TIMEOUT)
+}
+
 /// One dump-mode run (`-d 1`) under the interposer with `extra` arguments.
 fn dump_run(exe: &Path, sim: &ModemSim, pty: &Pty, upstype: u32, extra: &[&str]) -> Output {
     let state = TempDir::new("serial-dump");
-    let mut cmd = command(exe, state.path(), "t", pty.slave_path(), upstype);
-    cmd.args(["-d", "1"]).args(extra).envs(sim.envs_for(pty));
-    run_with_timeout(&mut cmd, RUN_TIMEOUT)
+    run(
+        dump_command(exe, state.path(), pty.slave_path(), upstype, 1)
+            .args(extra)
+            .envs(sim.envs_for(pty)),
+    )
 }
 
-/// A driver running in the foreground, stdout and stderr going to files. Dropping it stops it
-/// (SIGTERM, then SIGKILL), so a failing test leaks no process.
+/// [`dump_run`] under a fresh simulation whose input lines are `lines`.
+fn sim_dump(
+    exe: &Path,
+    pty: &Pty,
+    upstype: u32,
+    lines: &str,
+    extra: &[&str],
+) -> (Output, ModemSim) {
+    let sim = ModemSim::new();
+    sim.set_lines(lines);
+    let out = dump_run(exe, &sim, pty, upstype, extra);
+    (out, sim)
+}
+
+/// Our driver, then NUT's C driver if it is installed (`c`), each with a name for messages.
+fn ours_and_c(c: &Option<PathBuf>) -> Vec<(PathBuf, &'static str)> {
+    let mut runs = vec![(PathBuf::from(DRIVER), "ours")];
+    if let Some(c) = c {
+        runs.push((c.clone(), "C"));
+    }
+    runs
+}
+
+/// Our driver running in the foreground, stdout and stderr going to files in the state
+/// directory; a [`Proc`] (derefs to it), so dropping it stops the driver and a failing test
+/// leaks no process.
 struct Running {
-    child: Child,
-    stderr: PathBuf,
+    proc: Proc,
     socket: PathBuf,
 }
 
@@ -225,181 +246,67 @@ impl Running {
         envs: Vec<(String, String)>,
     ) -> Running {
         let stdout = state.join(format!("{name}.stdout"));
-        let stderr = state.join(format!("{name}.stderr"));
         let mut cmd = command(Path::new(DRIVER), state, name, port, upstype);
         cmd.args(["-DDDDD", "-i", "1"])
             .args(extra)
             .envs(envs)
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("create stdout file"))
-            .stderr(File::create(&stderr).expect("create stderr file"));
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+            .stdout(File::create(&stdout).expect("create stdout file"));
         Running {
-            child,
-            stderr,
+            proc: Proc::spawn("driver", &mut cmd, &state.join(format!("{name}.stderr"))),
             socket: state.join(format!("genericups-{name}")),
         }
     }
 
-    fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+    /// Starts our driver on `pty`, simulated by `sim` (and only that pty).
+    fn start_on(
+        state: &TempDir,
+        name: &str,
+        pty: &Pty,
+        sim: &ModemSim,
+        upstype: u32,
+        extra: &[&str],
+    ) -> Running {
+        let envs = sim.envs_for(pty);
+        Running::start(state.path(), name, pty.slave_path(), upstype, extra, envs)
     }
 
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Panics (showing stderr) if the driver has exited.
-    fn assert_running(&mut self, when: &str) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
-            panic!(
-                "driver exited ({status}) {when}\n--- stderr:\n{}",
-                self.stderr()
-            );
-        }
-    }
-
-    /// Waits until `predicate(stderr)` holds; panics after [`WAIT`] or if the driver exits.
-    fn wait_stderr(&mut self, what: &str, predicate: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if predicate(&self.stderr()) {
-                return;
-            }
-            self.assert_running(&format!("while waiting for {what} on stderr"));
-            if Instant::now() >= deadline {
-                panic!(
-                    "no {what} on stderr within {WAIT:?}\n--- stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Connects to the driver's socket, retrying until it accepts (bounded by [`WAIT`]).
+    /// Connects to the driver's socket, retrying until it accepts (bounded by [`WAIT`]); the
+    /// client waits up to [`WAIT`] for lines.
     fn connect(&mut self) -> Client {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match UnixStream::connect(&self.socket) {
-                Ok(stream) => return Client::new(stream),
-                Err(e) => {
-                    self.assert_running("before its socket accepted a connection");
-                    if Instant::now() >= deadline {
-                        panic!(
-                            "cannot connect to {} within {WAIT:?}: {e}\n--- stderr:\n{}",
-                            self.socket.display(),
-                            self.stderr()
-                        );
-                    }
-                    thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-    }
-
-    /// SIGTERM; the driver must exit 0 within [`RUN_TIMEOUT`].
-    fn stop(&mut self) {
-        self.assert_running("before it was asked to stop");
-        kill(self.pid(), Signal::SIGTERM).expect("SIGTERM the driver");
-        let status = wait_with_timeout(&mut self.child, RUN_TIMEOUT);
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "driver did not exit 0 on SIGTERM: {status:?}\n--- stderr:\n{}",
-            self.stderr()
-        );
-    }
-
-    /// Waits for the driver to exit by itself.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_with_timeout(&mut self.child, timeout)
+        Client::connect(&self.socket, WAIT, &mut self.proc).reply_timeout(WAIT)
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(self.pid(), Signal::SIGTERM);
-            if wait_with_timeout(&mut self.child, Duration::from_secs(5)).is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
+impl Deref for Running {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
     }
 }
 
-/// A raw socket client; a thread turns what the driver sends into lines.
-struct Client {
-    stream: UnixStream,
-    lines: Receiver<String>,
-    /// Everything received so far, for failure messages.
-    seen: Vec<String>,
-}
-
-impl Client {
-    fn new(stream: UnixStream) -> Client {
-        let reader = stream.try_clone().expect("clone the socket");
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(reader).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Client {
-            stream,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, request: &str) {
-        writeln!(self.stream, "{request}").expect("write to the driver socket");
-    }
-
-    /// Reads lines until one equals `want`; returns the lines read (the last is `want`).
-    fn wait_line(&mut self, want: &str, driver: &Running) -> Vec<String> {
-        self.wait_all(&[want], driver)
-    }
-
-    /// Reads lines until each of `wants` has been seen (in any order); returns the lines read.
-    fn wait_all(&mut self, wants: &[&str], driver: &Running) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        let mut got = Vec::new();
-        let mut missing: Vec<&str> = wants.to_vec();
-        while !missing.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    missing.retain(|w| *w != line);
-                    self.seen.push(line.clone());
-                    got.push(line);
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
-                    "socket never sent {missing:?} within {WAIT:?}; received so far:\n{}\n--- stderr:\n{}",
-                    self.seen.join("\n"),
-                    driver.stderr()
-                ),
-            }
-        }
-        got
-    }
-
-    /// Sends DUMPALL and returns the reply up to and including DUMPDONE.
-    fn dumpall(&mut self, driver: &Running) -> Vec<String> {
-        self.send("DUMPALL");
-        self.wait_line("DUMPDONE", driver)
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
     }
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
-    }
+/// The common start of a live test: a state directory, a pty simulated with `lines` as its
+/// input lines, our driver on it (type `upstype`, named `name`), and a client connected to it.
+/// Bind the parts in this order, so that they drop client first, state directory last.
+fn live(
+    dir: &str,
+    name: &str,
+    upstype: u32,
+    lines: &str,
+    extra: &[&str],
+) -> (TempDir, Pty, ModemSim, Running, Client) {
+    let state = TempDir::new(dir);
+    let pty = Pty::new();
+    let sim = ModemSim::new();
+    sim.set_lines(lines);
+    let mut driver = Running::start_on(&state, name, &pty, &sim, upstype, extra);
+    let client = driver.connect();
+    (state, pty, sim, driver, client)
 }
 
 fn status_line(status: &str) -> String {
@@ -408,9 +315,9 @@ fn status_line(status: &str) -> String {
 
 /// Index of the first log entry at or after `from` for which `pred` holds.
 fn find_entry(
-    entries: &[support::LogEntry],
+    entries: &[LogEntry],
     from: usize,
-    pred: impl Fn(&support::LogEntry) -> bool,
+    pred: impl Fn(&LogEntry) -> bool,
 ) -> Option<usize> {
     entries
         .iter()
@@ -432,9 +339,7 @@ fn status_follows_every_line_combination() {
         for inputs in Inputs::all() {
             let lines = inputs.words();
             let want = expected_status(upstype, inputs);
-            let sim = ModemSim::new();
-            sim.set_lines(&lines);
-            let out = dump_run(ours, &sim, &pty, upstype, &[]);
+            let (out, sim) = sim_dump(ours, &pty, upstype, &lines, &[]);
             let why = format!(
                 "type {upstype}, lines {lines:?}\n{}\n--- log:\n{}",
                 describe(&out),
@@ -463,9 +368,7 @@ fn status_follows_every_line_combination() {
             assert!(gets.iter().skip(1).all(|g| *g == word(read)), "{why}");
 
             if let Some(c) = &c_driver {
-                let c_sim = ModemSim::new();
-                c_sim.set_lines(&lines);
-                let c_out = dump_run(c, &c_sim, &pty, upstype, &[]);
+                let (c_out, _c_sim) = sim_dump(c, &pty, upstype, &lines, &[]);
                 let c_why = format!("C driver, {why}\n--- C:\n{}", describe(&c_out));
                 assert!(c_out.status.success(), "{c_why}");
                 let c_vars = dump_vars(&text(&c_out.stdout));
@@ -480,19 +383,8 @@ fn status_follows_every_line_combination() {
 
 #[test]
 fn live_status_broadcasts_follow_the_lines() {
-    let state = TempDir::new("serial-live");
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("CTS DCD");
-    let mut driver = Running::start(
-        state.path(),
-        "live",
-        pty.slave_path(),
-        4,
-        &[],
-        sim.envs_for(&pty),
-    );
-    let mut client = driver.connect();
+    let (_state, _pty, sim, mut driver, mut client) =
+        live("serial-live", "live", 4, "CTS DCD", &[]);
     let dump = client.dumpall(&driver);
     assert!(dump.contains(&status_line("OL")), "{dump:#?}");
     assert!(!dump.contains(&"DATASTALE".to_string()), "{dump:#?}");
@@ -521,7 +413,7 @@ fn live_status_broadcasts_follow_the_lines() {
             got.iter().all(|l| l.starts_with("SETINFO ups.status ")),
             "lines {lines:?}: {got:#?}"
         );
-        driver.wait_stderr(debug, |e| e.contains(debug));
+        driver.wait_stderr(debug, WAIT, |e| e.contains(debug));
     }
     let dump = client.dumpall(&driver);
     assert!(dump.contains(&status_line("OL")), "{dump:#?}");
@@ -531,7 +423,7 @@ fn live_status_broadcasts_follow_the_lines() {
     assert!(sim.calls("TIOCMBIS").is_empty(), "{}", sim.log());
     assert_eq!(sim.calls("TIOCMBIC"), ["0x002 DTR"], "{}", sim.log());
     assert!(sim.calls("TIOCMSET").is_empty(), "{}", sim.log());
-    driver.stop();
+    driver.stop(RUN_TIMEOUT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,15 +486,11 @@ fn cable_power_as_the_table_says() {
     let pty = Pty::new();
     for upstype in 0..24u32 {
         let cp = CABLE_POWER[upstype as usize];
-        let sim = ModemSim::new();
-        sim.set_lines("CTS DCD");
-        let out = dump_run(ours, &sim, &pty, upstype, &[]);
+        let (out, sim) = sim_dump(ours, &pty, upstype, "CTS DCD", &[]);
         check_cable_power(&format!("type {upstype}"), cp, &out, &sim);
         if let Some(c) = &c_driver {
             // The C driver writes the whole word with TIOCMSET; the line state must agree.
-            let c_sim = ModemSim::new();
-            c_sim.set_lines("CTS DCD");
-            let c_out = dump_run(c, &c_sim, &pty, upstype, &[]);
+            let (c_out, c_sim) = sim_dump(c, &pty, upstype, "CTS DCD", &[]);
             let why = format!("C driver, type {upstype}\n{}", describe(&c_out));
             assert!(c_out.status.success(), "{why}");
             assert_eq!(c_sim.calls("TIOCMSET"), [word(cp)], "{why}");
@@ -612,14 +500,10 @@ fn cable_power_as_the_table_says() {
 
     // An override replaces the table's cable power: type 4 is RTS, CP=DTR makes it DTR only.
     assert_eq!(CABLE_POWER[4], RTS);
-    let sim = ModemSim::new();
-    sim.set_lines("CTS DCD");
-    let out = dump_run(ours, &sim, &pty, 4, &["-x", "CP=DTR"]);
+    let (out, sim) = sim_dump(ours, &pty, 4, "CTS DCD", &["-x", "CP=DTR"]);
     check_cable_power("type 4 with CP=DTR", DTR, &out, &sim);
     if let Some(c) = &c_driver {
-        let c_sim = ModemSim::new();
-        c_sim.set_lines("CTS DCD");
-        let c_out = dump_run(c, &c_sim, &pty, 4, &["-x", "CP=DTR"]);
+        let (c_out, c_sim) = sim_dump(c, &pty, 4, "CTS DCD", &["-x", "CP=DTR"]);
         let why = format!("C driver, type 4 with CP=DTR\n{}", describe(&c_out));
         assert!(c_out.status.success(), "{why}");
         assert_eq!(c_sim.calls("TIOCMSET"), [word(DTR)], "{why}");
@@ -632,19 +516,7 @@ fn cable_power_as_the_table_says() {
 /// reading and lower RTS again, without a reopen and without touching the status.
 #[test]
 fn foreign_open_is_undone_at_the_next_poll() {
-    let state = TempDir::new("serial-foreign");
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("");
-    let mut driver = Running::start(
-        state.path(),
-        "foreign",
-        pty.slave_path(),
-        1,
-        &[],
-        sim.envs_for(&pty),
-    );
-    let mut client = driver.connect();
+    let (_state, _pty, sim, mut driver, mut client) = live("serial-foreign", "foreign", 1, "", &[]);
     let dump = client.dumpall(&driver);
     assert!(dump.contains(&status_line("OL")), "{dump:#?}");
     assert_eq!(sim.outputs(), format!("{}\n", word(DTR)));
@@ -655,7 +527,7 @@ fn foreign_open_is_undone_at_the_next_poll() {
         "the simulated foreign open never happened:\n{}",
         sim.log()
     );
-    driver.wait_stderr("the warning", |e| {
+    driver.wait_stderr("the warning", WAIT, |e| {
         e.contains("Output lines read DTR+RTS but cable power is DTR")
     });
     // After the foreign open, the driver lowers RTS (only RTS) again.
@@ -671,17 +543,16 @@ fn foreign_open_is_undone_at_the_next_poll() {
     );
     // The interposer logs a call before it rewrites `outputs`: wait for the file too.
     let want = format!("{}\n", word(DTR));
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    while sim.outputs() != want && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
+    poll_until(RUN_TIMEOUT, Duration::from_millis(10), || {
+        (sim.outputs() == want).then_some(())
+    });
     assert_eq!(sim.outputs(), want, "{}", sim.log());
     assert_eq!(sim.calls("OPEN").len(), 1, "no reopen: {}", sim.log());
     // The status never moved, and the data never went stale.
     sim.set_lines("RNG");
     let got = client.wait_line(&status_line("OB"), &driver);
     assert!(!got.iter().any(|l| l.starts_with("DATA")), "{got:#?}");
-    driver.stop();
+    driver.stop(RUN_TIMEOUT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,25 +560,13 @@ fn foreign_open_is_undone_at_the_next_poll() {
 
 #[test]
 fn read_failure_marks_data_stale_and_recovers() {
-    let state = TempDir::new("serial-eio");
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("DCD");
-    let mut driver = Running::start(
-        state.path(),
-        "eio",
-        pty.slave_path(),
-        4,
-        &[],
-        sim.envs_for(&pty),
-    );
-    let mut client = driver.connect();
+    let (_state, _pty, sim, mut driver, mut client) = live("serial-eio", "eio", 4, "DCD", &[]);
     let dump = client.dumpall(&driver);
     assert!(dump.contains(&status_line("OB")), "{dump:#?}");
 
     sim.fail_read(Some("EIO"));
     client.wait_line("DATASTALE", &driver);
-    driver.wait_stderr("the failure", |e| {
+    driver.wait_stderr("the failure", WAIT, |e| {
         e.lines()
             .any(|l| l.ends_with("\tioctl failed: Input/output error"))
             && e.contains("Communications with UPS lost: Status read failed")
@@ -729,7 +588,7 @@ fn read_failure_marks_data_stale_and_recovers() {
     sim.fail_read(None);
     let got = client.wait_all(&["DATAOK", &status_line("OL")], &driver);
     assert!(!got.contains(&"DATASTALE".to_string()), "{got:#?}");
-    driver.wait_stderr("the recovery", |e| {
+    driver.wait_stderr("the recovery", WAIT, |e| {
         e.contains("Communications with UPS re-established")
     });
 
@@ -751,7 +610,7 @@ fn read_failure_marks_data_stale_and_recovers() {
     })
     .unwrap_or_else(|| panic!("no good read after re-driving:\n{why}"));
     assert!(driver.stderr().contains("reopened"), "{}", driver.stderr());
-    driver.stop();
+    driver.stop(RUN_TIMEOUT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -781,7 +640,7 @@ fn port_that_vanishes_and_returns_is_reopened() {
         "Communications with UPS lost: reopening the port failed: {}: no such device",
         link.display()
     );
-    driver.wait_stderr("10 failures", |e| {
+    driver.wait_stderr("10 failures", WAIT, |e| {
         e.contains("Warning: excessive comm failures, limiting error reporting")
     });
     let stderr = driver.stderr();
@@ -823,7 +682,7 @@ fn port_that_vanishes_and_returns_is_reopened() {
     sim.fail_read(None);
     let got = client.wait_all(&["DATAOK", &status_line("OB")], &driver);
     assert!(!got.contains(&"DATASTALE".to_string()), "{got:#?}");
-    driver.wait_stderr("the reopen", |e| {
+    driver.wait_stderr("the reopen", WAIT, |e| {
         e.contains(&format!("Port {} reopened", link.display()))
             && e.contains("Communications with UPS re-established")
     });
@@ -846,7 +705,7 @@ fn port_that_vanishes_and_returns_is_reopened() {
     client.wait_line(&status_line("OL"), &driver);
     sim.set_lines("CTS");
     client.wait_line(&status_line("LB OL"), &driver);
-    driver.stop();
+    driver.stop(RUN_TIMEOUT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,10 +716,13 @@ fn pty_without_modem_lines_is_refused_at_startup() {
     let pty = Pty::new();
     let state = TempDir::new("serial-notty");
     let slave = pty.slave_path();
-    let out = run_with_timeout(
-        command(Path::new(DRIVER), state.path(), "t", slave, 4).args(["-d", "1"]),
-        RUN_TIMEOUT,
-    );
+    let out = run(&mut dump_command(
+        Path::new(DRIVER),
+        state.path(),
+        slave,
+        4,
+        1,
+    ));
     let why = describe(&out);
     assert_eq!(out.status.code(), Some(1), "{why}");
     let stderr = text(&out.stderr);
@@ -881,10 +743,7 @@ fn pty_without_modem_lines_is_refused_at_startup() {
     assert!(!text(&out.stdout).contains("ups.status"), "{why}");
 
     if let Some(c) = nut_genericups() {
-        let c_out = run_with_timeout(
-            command(&c, state.path(), "t", slave, 4).args(["-d", "1"]),
-            RUN_TIMEOUT,
-        );
+        let c_out = run(&mut dump_command(&c, state.path(), slave, 4, 1));
         let why = describe(&c_out);
         assert_eq!(c_out.status.code(), Some(1), "{why}");
         assert!(
@@ -899,30 +758,11 @@ fn pty_without_modem_lines_is_refused_at_startup() {
 
 #[test]
 fn second_instance_on_a_locked_port_is_refused() {
-    let state = TempDir::new("serial-lock");
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("CTS DCD");
-    let mut first = Running::start(
-        state.path(),
-        "first",
-        pty.slave_path(),
-        4,
-        &[],
-        sim.envs_for(&pty),
-    );
     // The socket exists only after the port is open and locked.
-    let mut client = first.connect();
+    let (state, pty, sim, mut first, mut client) = live("serial-lock", "first", 4, "CTS DCD", &[]);
     client.dumpall(&first);
 
-    let mut second = Running::start(
-        state.path(),
-        "second",
-        pty.slave_path(),
-        4,
-        &[],
-        sim.envs_for(&pty),
-    );
+    let mut second = Running::start_on(&state, "second", &pty, &sim, 4, &[]);
     let status = second.wait_exit(RUN_TIMEOUT);
     assert_eq!(
         status.and_then(|s| s.code()),
@@ -948,33 +788,16 @@ fn second_instance_on_a_locked_port_is_refused() {
     sim.set_lines("DCD");
     client.wait_line(&status_line("OB"), &first);
     drop(client);
-    first.stop();
+    first.stop(RUN_TIMEOUT);
 }
 
 #[test]
 fn nolock_lets_a_second_instance_share_the_port() {
-    let state = TempDir::new("serial-nolock");
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("CTS DCD");
-    let mut first = Running::start(
-        state.path(),
-        "first",
-        pty.slave_path(),
-        4,
-        &["-x", "nolock"],
-        sim.envs_for(&pty),
-    );
-    let mut c1 = first.connect();
+    let nolock = ["-x", "nolock"];
+    let (state, pty, sim, mut first, mut c1) =
+        live("serial-nolock", "first", 4, "CTS DCD", &nolock);
     assert!(c1.dumpall(&first).contains(&status_line("OL")));
-    let mut second = Running::start(
-        state.path(),
-        "second",
-        pty.slave_path(),
-        4,
-        &["-x", "nolock"],
-        sim.envs_for(&pty),
-    );
+    let mut second = Running::start_on(&state, "second", &pty, &sim, 4, &nolock);
     let mut c2 = second.connect();
     let dump = c2.dumpall(&second);
     assert!(dump.contains(&status_line("OL")), "{dump:#?}");
@@ -988,8 +811,8 @@ fn nolock_lets_a_second_instance_share_the_port() {
     c2.wait_line(&status_line("OB"), &second);
     assert!(!second.stderr().contains("locked"), "{}", second.stderr());
     drop((c1, c2));
-    second.stop();
-    first.stop();
+    second.stop(RUN_TIMEOUT);
+    first.stop(RUN_TIMEOUT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1000,16 +823,13 @@ fn missing_port_is_fatal() {
     let state = TempDir::new("serial-missing");
     let port = state.path().join("nonexistent");
     let sim = ModemSim::new();
-    let mut outs = vec![("ours", {
-        let mut cmd = command(Path::new(DRIVER), state.path(), "t", &port, 4);
-        cmd.args(["-d", "1"]).envs(sim.envs());
-        run_with_timeout(&mut cmd, RUN_TIMEOUT)
-    })];
-    if let Some(c) = nut_genericups() {
-        let mut cmd = command(&c, state.path(), "t", &port, 4);
-        cmd.args(["-d", "1"]).envs(sim.envs());
-        outs.push(("C", run_with_timeout(&mut cmd, RUN_TIMEOUT)));
-    }
+    let outs: Vec<_> = ours_and_c(&nut_genericups())
+        .into_iter()
+        .map(|(exe, who)| {
+            let out = run(dump_command(&exe, state.path(), &port, 4, 1).envs(sim.envs()));
+            (who, out)
+        })
+        .collect();
     for (who, out) in outs {
         let why = format!("{who}: {}", describe(&out));
         assert_eq!(out.status.code(), Some(1), "{why}");
@@ -1045,17 +865,13 @@ fn dump_mode_reads_as_often_as_nut() {
     let c_driver = nut_genericups();
     let pty = Pty::new();
     for n in [1u32, 3] {
-        let mut runs = vec![(Path::new(DRIVER).to_path_buf(), "ours")];
-        if let Some(c) = &c_driver {
-            runs.push((c.clone(), "C"));
-        }
-        for (exe, who) in runs {
+        for (exe, who) in ours_and_c(&c_driver) {
             let sim = ModemSim::new();
             sim.set_lines("CTS");
             let state = TempDir::new("serial-count");
-            let mut cmd = command(&exe, state.path(), "t", pty.slave_path(), 4);
-            cmd.args(["-d", &n.to_string()]).envs(sim.envs_for(&pty));
-            let out = run_with_timeout(&mut cmd, RUN_TIMEOUT);
+            let out =
+                run(dump_command(&exe, state.path(), pty.slave_path(), 4, n)
+                    .envs(sim.envs_for(&pty)));
             let why = format!("{who}, -d {n}\n{}\n--- log:\n{}", describe(&out), sim.log());
             assert!(out.status.success(), "{why}");
             let mut gets = sim.calls("TIOCMGET");
@@ -1098,11 +914,7 @@ fn dump_mode_read_failures_match_nut() {
                 ]
             })
             .collect();
-        let mut runs = vec![(Path::new(DRIVER).to_path_buf(), "ours")];
-        if let Some(c) = &c_driver {
-            runs.push((c.clone(), "C"));
-        }
-        for (exe, who) in runs {
+        for (exe, who) in ours_and_c(&c_driver) {
             let sim = ModemSim::new();
             sim.set_lines("CTS DCD");
             sim.fail_read(Some(errno));
@@ -1157,10 +969,13 @@ fn port_that_is_not_a_terminal_is_refused() {
     let state = TempDir::new("serial-notatty");
     let port = state.path().join("plain-file");
     std::fs::write(&port, "").expect("create a regular file");
-    let out = run_with_timeout(
-        command(Path::new(DRIVER), state.path(), "t", &port, 4).args(["-d", "1"]),
-        RUN_TIMEOUT,
-    );
+    let out = run(&mut dump_command(
+        Path::new(DRIVER),
+        state.path(),
+        &port,
+        4,
+        1,
+    ));
     let why = describe(&out);
     assert_eq!(out.status.code(), Some(1), "{why}");
     let stderr = text(&out.stderr);
@@ -1176,10 +991,7 @@ fn port_that_is_not_a_terminal_is_refused() {
         "{why}"
     );
     if let Some(c) = nut_genericups() {
-        let c_out = run_with_timeout(
-            command(&c, state.path(), "t", &port, 4).args(["-d", "1"]),
-            RUN_TIMEOUT,
-        );
+        let c_out = run(&mut dump_command(&c, state.path(), &port, 4, 1));
         let why = describe(&c_out);
         assert_eq!(c_out.status.code(), Some(1), "{why}");
         assert!(
