@@ -38,18 +38,16 @@
 mod support;
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Output};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use support::{TempDir, missing_prerequisite, run_with_timeout, wait_with_timeout};
+use support::{
+    Proc, TempDir, describe, missing_prerequisite, ping, poll_until, run_with_timeout, text,
+};
 
 /// The section name in ups.conf.
 const UPS: &str = "rups";
@@ -63,6 +61,8 @@ const POLL: Duration = Duration::from_millis(200);
 const UPSC_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a process may take to exit after SIGTERM before it gets SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(10);
+/// How long the driver's socket may take to answer one line of the readiness `PING`.
+const PING_REPLY: Duration = Duration::from_secs(5);
 
 /// The NUT programs the tests need.
 struct Tools {
@@ -94,78 +94,6 @@ fn tools() -> Option<Tools> {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A child process that is stopped (SIGTERM, then SIGKILL) by PID when dropped.
-struct Proc {
-    name: &'static str,
-    child: Option<Child>,
-}
-
-impl Proc {
-    fn pid(&self) -> Pid {
-        let child = self.child.as_ref().expect("process already reaped");
-        Pid::from_raw(i32::try_from(child.id()).expect("pid fits in i32"))
-    }
-
-    /// The exit status if the process has exited (it is then reaped, and never signalled).
-    fn exited(&mut self) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                self.child = None;
-                Some(status)
-            }
-            Ok(None) => None,
-            Err(e) => panic!("waiting for {}: {e}", self.name),
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit; SIGKILL (and a panic) if it does not come.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.pid();
-        let child = self.child.as_mut().expect("process already reaped");
-        if let Ok(Some(status)) = child.try_wait() {
-            self.child = None;
-            return status;
-        }
-        kill(pid, Signal::SIGTERM).unwrap_or_else(|e| panic!("SIGTERM to {}: {e}", self.name));
-        match wait_with_timeout(child, TERM_GRACE) {
-            Some(status) => {
-                self.child = None;
-                status
-            }
-            None => {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = child.wait();
-                self.child = None;
-                panic!(
-                    "{} did not exit within {TERM_GRACE:?} of SIGTERM",
-                    self.name
-                );
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let Some(child) = self.child.as_mut() else {
-            return;
-        };
-        if let Ok(None) = child.try_wait() {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGTERM);
-            if wait_with_timeout(child, TERM_GRACE).is_none() {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = child.wait();
-            }
-        }
-    }
 }
 
 /// A private NUT installation: configuration, our driver and upsd, all in one temp directory.
@@ -313,28 +241,37 @@ impl Rig {
         }
     }
 
+    /// Starts `cmd` in the NUT environment, stdout and stderr appended to `<log>.stdout` and
+    /// `<log>.stderr`; the logs are printed by `Drop` when the test fails.
+    fn spawn(&self, name: &str, mut cmd: Command, log: &str) -> Proc {
+        self.nut_env(&mut cmd);
+        cmd.stdout(self.log_file(&format!("{log}.stdout")));
+        Proc::spawn(name, &mut cmd, &self.path(&format!("{log}.stderr")))
+            .term_grace(TERM_GRACE)
+            .quiet()
+    }
+
     /// Starts our driver from ups.conf (`-a`), in the foreground, and waits until its socket
     /// answers `PING`.
     fn start_driver(&mut self) {
         assert!(self.driver.is_none(), "driver already running");
         self.driver_starts += 1;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_genericups"));
-        cmd.args(["-F", "-a", UPS, "-u", "root"])
-            .stdin(Stdio::null())
-            .stdout(self.log_file("driver.stdout"))
-            .stderr(self.log_file("driver.stderr"));
-        self.nut_env(&mut cmd);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start our driver {cmd:?}: {e}"));
-        self.driver = Some(Proc {
-            name: "our genericups driver",
-            child: Some(child),
-        });
+        cmd.args(["-F", "-a", UPS, "-u", "root"]);
+        self.driver = Some(self.spawn("our genericups driver", cmd, "driver"));
         let socket = self.socket_path();
         self.wait_until("the driver's socket to answer PING", |_| {
-            ping(&socket).map_err(|e| format!("{}: {e}", socket.display()))
+            ping(&socket, PING_REPLY).map_err(|e| format!("{}: {e}", socket.display()))
         });
+    }
+
+    /// Stops our driver (SIGTERM) and returns its exit status; panics if it does not exit
+    /// within [`TERM_GRACE`] (it is then killed).
+    fn stop_driver(&mut self) -> ExitStatus {
+        let mut driver = self.driver.take().expect("driver running");
+        driver.terminate(TERM_GRACE).unwrap_or_else(|| {
+            panic!("our genericups driver did not exit within {TERM_GRACE:?} of SIGTERM")
+        })
     }
 
     /// Starts upsd in the foreground on a free loopback port and waits until it accepts
@@ -357,44 +294,43 @@ impl Rig {
             if !self.upsd_as_nut {
                 cmd.args(["-u", "root"]);
             }
-            cmd.stdin(Stdio::null())
-                .stdout(self.log_file("upsd.stdout"))
-                .stderr(self.log_file("upsd.stderr"));
-            self.nut_env(&mut cmd);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start upsd {cmd:?}: {e}"));
-            let mut upsd = Proc {
-                name: "upsd",
-                child: Some(child),
-            };
-            let deadline = Instant::now() + DEADLINE;
-            loop {
+            let mut upsd = self.spawn("upsd", cmd, "upsd");
+            let mut last = None;
+            let ready = poll_until(DEADLINE, POLL, || {
                 if let Some(status) = upsd.exited() {
+                    return Some(Err(status));
+                }
+                let out = self.upsc(&["-l", &self.host()]);
+                if out.status.success() {
+                    return Some(Ok(()));
+                }
+                last = Some(out);
+                None
+            });
+            match ready {
+                Some(Ok(())) => {
+                    self.upsd = Some(upsd);
+                    return;
+                }
+                Some(Err(status)) => {
                     let log = std::fs::read_to_string(self.path("upsd.stderr")).unwrap_or_default();
                     if attempt < 3 && log.contains("not listening") {
                         eprintln!(
                             "note: upsd could not listen on port {}; retrying",
                             self.port
                         );
-                        break;
+                        continue;
                     }
                     self.fail(&format!("upsd exited during start-up ({status})"));
                 }
-                let out = self.upsc(&["-l", &self.host()]);
-                if out.status.success() {
-                    self.upsd = Some(upsd);
-                    return;
-                }
-                if Instant::now() >= deadline {
+                None => {
                     drop(upsd);
                     self.fail(&format!(
                         "upsd did not accept connections on {} within {DEADLINE:?}; last upsc -l:\n{}",
                         self.host(),
-                        describe(&out)
+                        last.as_ref().map(describe).unwrap_or_default()
                     ));
                 }
-                thread::sleep(POLL);
             }
         }
     }
@@ -436,19 +372,16 @@ impl Rig {
     /// Polls `probe` every [`POLL`] until it returns `Ok`, for at most [`DEADLINE`]; `Err`
     /// carries the latest observation for the failure message.
     fn wait_until<T>(&mut self, what: &str, mut probe: impl FnMut(&Rig) -> Result<T, String>) -> T {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
+        let mut last = String::new();
+        let found = poll_until(DEADLINE, POLL, || {
             self.check_alive();
-            match probe(self) {
-                Ok(value) => return value,
-                Err(last) if Instant::now() >= deadline => {
-                    self.fail(&format!(
-                        "timed out after {DEADLINE:?} waiting for {what}; last seen: {last}"
-                    ));
-                }
-                Err(_) => thread::sleep(POLL),
-            }
-        }
+            probe(self).map_err(|seen| last = seen).ok()
+        });
+        found.unwrap_or_else(|| {
+            self.fail(&format!(
+                "timed out after {DEADLINE:?} waiting for {what}; last seen: {last}"
+            ))
+        })
     }
 
     /// Waits until upsc shows `expected` as `ups.status`.
@@ -530,28 +463,6 @@ impl Drop for Rig {
     }
 }
 
-/// Connects to a driver socket and checks that it answers `PING` with `PONG`.
-fn ping(socket: &Path) -> Result<(), String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    stream.write_all(b"PING\n").map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    // The driver may broadcast updates before the answer; PONG is what counts.
-    for _ in 0..100 {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => return Err("connection closed before PONG".into()),
-            Ok(_) if line.trim_end() == "PONG" => return Ok(()),
-            Ok(_) => continue,
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Err(format!("no PONG; last line {line:?}"))
-}
-
 /// upsc's error message: its stderr without the `Init SSL ...` note every run prints.
 fn upsc_error(out: &Output) -> String {
     text(&out.stderr)
@@ -561,15 +472,6 @@ fn upsc_error(out: &Output) -> String {
         .join("\n")
         .trim()
         .to_string()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout:\n{}--- stderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 /// `name: value` lines of a full `upsc <ups>` listing.
@@ -696,8 +598,7 @@ fn upsd_reconnects_to_a_restarted_driver() {
     };
     let mut rig = Rig::start(tools, "CTS DCD", "OL");
 
-    let status = rig.driver.as_mut().expect("driver running").terminate();
-    rig.driver = None;
+    let status = rig.stop_driver();
     assert_eq!(
         status.code(),
         Some(0),
@@ -720,8 +621,7 @@ fn upsd_reconnects_to_a_restarted_driver() {
     rig.wait_upsd_log(&format!("Connected to UPS [{UPS}]: genericups-{UPS}"), 2);
     rig.set_lines("CTS DCD");
     rig.wait_status("OL");
-    let status = rig.driver.as_mut().expect("driver running").terminate();
-    rig.driver = None;
+    let status = rig.stop_driver();
     assert_eq!(
         status.code(),
         Some(0),
