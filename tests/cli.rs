@@ -4,15 +4,16 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
-use support::{TempDir, dump_vars, nut_genericups, run_with_timeout};
+use support::{TempDir, dump_vars, nut_genericups, run_with_timeout, text};
 
 const OURS: &str = env!("CARGO_BIN_EXE_genericups");
 
 /// Runs a driver with a clean environment pointing at `dir`.
-fn run_in(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+fn run_in(bin: &Path, dir: &Path, args: &[impl AsRef<OsStr>], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
@@ -26,12 +27,29 @@ fn run_in(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output
     run_with_timeout(&mut cmd, Duration::from_secs(20))
 }
 
-fn ours(dir: &Path, args: &[&str]) -> Output {
+fn ours(dir: &Path, args: &[impl AsRef<OsStr>]) -> Output {
     run_in(Path::new(OURS), dir, args, &[])
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// The argv of a run on a simulated port: `-s u -x port=<port> -x upstype=<upstype>`, then
+/// `-x <var>` for each of `vars`, then `-d 1` if `dump` is set.
+fn sim_argv(port: &str, upstype: &str, vars: &[&str], dump: bool) -> Vec<String> {
+    let mut argv = ["-s", "u", "-x", &format!("port={port}")]
+        .map(String::from)
+        .to_vec();
+    argv.extend(["-x".to_string(), format!("upstype={upstype}")]);
+    for var in vars {
+        argv.extend(["-x".to_string(), var.to_string()]);
+    }
+    if dump {
+        argv.extend(["-d", "1"].map(String::from));
+    }
+    argv
+}
+
+/// The value of `name` in the variables a dump-mode run printed.
+fn var(o: &Output, name: &str) -> Option<String> {
+    dump_vars(&body(o)).remove(name)
 }
 
 fn code(o: &Output) -> i32 {
@@ -209,7 +227,8 @@ fn usage_errors_match_the_c_driver() {
 #[test]
 fn unknown_variable_exits_1_where_c_exits_0() {
     let dir = TempDir::new("cli-unknown");
-    let o = ours(dir.path(), &["-s", "x", "-x", "upstype=4", "-x", "foo=1"]);
+    let args = ["-s", "x", "-x", "upstype=4", "-x", "foo=1"];
+    let o = ours(dir.path(), &args);
     assert_eq!(code(&o), 1, "{}", show(&o));
     let out = body(&o);
     assert!(
@@ -218,12 +237,7 @@ fn unknown_variable_exits_1_where_c_exits_0() {
     );
     assert!(out.contains("Look in the man page or call this driver with -h for a list of"));
     if let Some(c) = nut_genericups() {
-        let t = run_in(
-            &c,
-            dir.path(),
-            &["-s", "x", "-x", "upstype=4", "-x", "foo=1"],
-            &[],
-        );
+        let t = run_in(&c, dir.path(), &args, &[]);
         assert_eq!(code(&t), 0, "the C bug we fix is still there");
         assert!(
             body(&t).contains("Fatal error: 'foo' is not a valid variable name for this driver.")
@@ -410,17 +424,7 @@ fn upstype_errors_print_the_type_list() {
         ("24", "unknown UPS type number"),
         ("abc", "upstype 'abc' is not a number"),
     ] {
-        let o = ours(
-            dir.path(),
-            &[
-                "-s",
-                "u",
-                "-x",
-                &format!("port={port}"),
-                "-x",
-                &format!("upstype={value}"),
-            ],
-        );
+        let o = ours(dir.path(), &sim_argv(&port, value, &[], false));
         assert_eq!(code(&o), 1, "{}", show(&o));
         assert!(
             body(&o).starts_with("Valid UPS types:\n\n0: UPSONIC LAN Saver 600\n"),
@@ -430,24 +434,9 @@ fn upstype_errors_print_the_type_list() {
         assert!(text(&o.stderr).contains(wanted), "{}", show(&o));
     }
     // atoi leniency: leading digits count.
-    let o = ours(
-        dir.path(),
-        &[
-            "-s",
-            "u",
-            "-x",
-            &format!("port={port}"),
-            "-x",
-            "upstype=4x",
-            "-d",
-            "1",
-        ],
-    );
+    let o = ours(dir.path(), &sim_argv(&port, "4x", &[], true));
     assert_eq!(code(&o), 0, "{}", show(&o));
-    assert_eq!(
-        dump_vars(&body(&o)).get("ups.model").map(String::as_str),
-        Some("Generic RUPS model")
-    );
+    assert_eq!(var(&o, "ups.model").as_deref(), Some("Generic RUPS model"));
 }
 
 #[test]
@@ -461,13 +450,13 @@ fn command_line_order_decides_between_ups_conf_and_x() {
     let after = ours(dir.path(), &["-a", "ups", "-x", "mfr=FromCli", "-d", "1"]);
     let before = ours(dir.path(), &["-x", "mfr=FromCli", "-a", "ups", "-d", "1"]);
     assert_eq!(
-        dump_vars(&body(&after)).get("ups.mfr").map(String::as_str),
+        var(&after, "ups.mfr").as_deref(),
         Some("FromCli"),
         "{}",
         show(&after)
     );
     assert_eq!(
-        dump_vars(&body(&before)).get("ups.mfr").map(String::as_str),
+        var(&before, "ups.mfr").as_deref(),
         Some("FromConf"),
         "{}",
         show(&before)
@@ -500,31 +489,14 @@ fn overrides_change_the_decoding() {
     let dir = TempDir::new("cli-ovr");
     // Type 4 reads OL from CTS; with OL=-DSR it reads OB while DSR is high.
     let port = sim_lines(dir.path(), "CTS DCD DSR");
-    let args = [
-        "-s",
-        "u",
-        "-x",
-        &format!("port={port}"),
-        "-x",
-        "upstype=4",
-        "-d",
-        "1",
-    ];
+    let args = sim_argv(&port, "4", &[], true);
     let plain = ours(dir.path(), &args);
-    assert_eq!(
-        dump_vars(&body(&plain))
-            .get("ups.status")
-            .map(String::as_str),
-        Some("OL")
-    );
-    let mut with = args.to_vec();
-    with.extend(["-x", "OL=-DSR", "-x", "RB=DSR"]);
+    assert_eq!(var(&plain, "ups.status").as_deref(), Some("OL"));
+    let mut with = args.clone();
+    with.extend(["-x", "OL=-DSR", "-x", "RB=DSR"].map(String::from));
     let o = ours(dir.path(), &with);
     assert_eq!(code(&o), 0, "{}", show(&o));
-    assert_eq!(
-        dump_vars(&body(&o)).get("ups.status").map(String::as_str),
-        Some("OB RB")
-    );
+    assert_eq!(var(&o, "ups.status").as_deref(), Some("OB RB"));
 }
 
 /// `ignorelb`: LB comes from the battery values (given here with `default.`), not the lines,
@@ -541,23 +513,9 @@ fn ignorelb_judges_the_battery_by_its_values() {
     ];
     for (lines, charge, want) in cases {
         let port = sim_lines(dir.path(), lines);
-        let args = [
-            "-s",
-            "u",
-            "-x",
-            &format!("port={port}"),
-            "-x",
-            "upstype=4",
-            "-x",
-            "ignorelb",
-            "-x",
-            &format!("default.battery.charge={charge}"),
-            "-x",
-            "default.battery.charge.low=10",
-            "-d",
-            "1",
-        ];
-        let o = ours(dir.path(), &args);
+        let charge_var = format!("default.battery.charge={charge}");
+        let xs = ["ignorelb", &charge_var, "default.battery.charge.low=10"];
+        let o = ours(dir.path(), &sim_argv(&port, "4", &xs, true));
         assert_eq!(code(&o), 0, "{}", show(&o));
         let vars = dump_vars(&body(&o));
         assert_eq!(
@@ -572,21 +530,7 @@ fn ignorelb_judges_the_battery_by_its_values() {
     }
     // Without the battery values the flag cannot work, and start-up fails as in NUT.
     let port = sim_lines(dir.path(), "CTS");
-    let o = ours(
-        dir.path(),
-        &[
-            "-s",
-            "u",
-            "-x",
-            &format!("port={port}"),
-            "-x",
-            "upstype=4",
-            "-x",
-            "ignorelb",
-            "-d",
-            "1",
-        ],
-    );
+    let o = ours(dir.path(), &sim_argv(&port, "4", &["ignorelb"], true));
     assert_eq!(code(&o), 1, "{}", show(&o));
     assert!(
         text(&o.stderr).contains("The 'ignorelb' flag is set"),
@@ -605,21 +549,7 @@ fn override_typos_and_look_alikes_are_refused() {
         ("LB=dcd", "'dcd' is not a signal name"),
         ("SD=-ST", "'-ST' is ambiguous"),
     ] {
-        let o = ours(
-            dir.path(),
-            &[
-                "-s",
-                "u",
-                "-x",
-                &format!("port={port}"),
-                "-x",
-                "upstype=4",
-                "-x",
-                value,
-                "-d",
-                "1",
-            ],
-        );
+        let o = ours(dir.path(), &sim_argv(&port, "4", &[value], true));
         assert_eq!(code(&o), 1, "{value}: {}", show(&o));
         assert!(text(&o.stderr).contains(wanted), "{value}: {}", show(&o));
         assert!(
