@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use support::{
-    ModemSim, Pty, TempDir, dump_vars, nut_genericups, python3, run_with_timeout, wait_with_timeout,
+    ModemSim, Pty, TempDir, dump_vars, nut_genericups, python3, run_with_timeout, text,
+    wait_with_timeout,
 };
 
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,27 +42,37 @@ fn run_c_driver(driver: &Path, sim: &ModemSim, pty: &Pty, upstype: u32, args: &[
     run_with_timeout(&mut cmd, DRIVER_TIMEOUT)
 }
 
-/// Runs the C driver in dump mode (`-d 1`) with the given input lines.
-fn c_dump(driver: &Path, upstype: u32, lines: &str) -> (Output, ModemSim) {
+/// Runs the C driver with `args` on a fresh pty, under a fresh simulation that `setup`
+/// prepares; returns the output, the simulation, and both described for failure messages.
+fn c_run(
+    driver: &Path,
+    upstype: u32,
+    args: &[&str],
+    setup: impl FnOnce(&mut ModemSim),
+) -> (Output, ModemSim, String) {
     let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines(lines);
-    let out = run_c_driver(driver, &sim, &pty, upstype, &["-d", "1"]);
-    (out, sim)
+    let mut sim = ModemSim::new();
+    setup(&mut sim);
+    let out = run_c_driver(driver, &sim, &pty, upstype, args);
+    let why = describe(&out, &sim);
+    (out, sim, why)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Runs the C driver in dump mode (`-d 1`) with the given input lines; it must succeed.
+/// Returns the simulation, the failure description and the variables it printed.
+fn c_dump(
+    driver: &Path,
+    upstype: u32,
+    lines: &str,
+) -> (ModemSim, String, BTreeMap<String, String>) {
+    let (out, sim, why) = c_run(driver, upstype, &["-d", "1"], |sim| sim.set_lines(lines));
+    assert!(out.status.success(), "lines {lines:?}: {why}");
+    let vars = dump_vars(&text(&out.stdout));
+    (sim, why, vars)
 }
 
 fn describe(out: &Output, sim: &ModemSim) -> String {
-    format!(
-        "status {}\n--- stdout:\n{}--- stderr:\n{}--- log:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr),
-        sim.log()
-    )
+    format!("{}--- log:\n{}", support::describe(out), sim.log())
 }
 
 #[test]
@@ -75,10 +87,7 @@ fn c_driver_type4_status_follows_simulated_lines() {
         ("dcd", "OB", "0x044 RTS DCD"),
         ("", "LB OB", "0x004 RTS"),
     ] {
-        let (out, sim) = c_dump(&driver, 4, lines);
-        let why = describe(&out, &sim);
-        assert!(out.status.success(), "lines {lines:?}: {why}");
-        let vars = dump_vars(&text(&out.stdout));
+        let (sim, why, vars) = c_dump(&driver, 4, lines);
         assert_eq!(
             vars.get("ups.status").map(String::as_str),
             Some(status),
@@ -109,10 +118,7 @@ fn c_driver_type1_status_follows_simulated_lines() {
         ("0x040", "LB OL"),
         ("ri+cd", "LB OB"),
     ] {
-        let (out, sim) = c_dump(&driver, 1, lines);
-        let why = describe(&out, &sim);
-        assert!(out.status.success(), "lines {lines:?}: {why}");
-        let vars = dump_vars(&text(&out.stdout));
+        let (sim, why, vars) = c_dump(&driver, 1, lines);
         assert_eq!(
             vars.get("ups.status").map(String::as_str),
             Some(status),
@@ -136,12 +142,10 @@ fn c_driver_read_failure_reports_ioctl_error_and_no_status() {
         ("", "Input/output error"),
         ("ENXIO", "No such device or address"),
     ] {
-        let pty = Pty::new();
-        let sim = ModemSim::new();
-        sim.set_lines("CTS DCD");
-        sim.fail_read(Some(errno));
-        let out = run_c_driver(&driver, &sim, &pty, 4, &["-d", "1"]);
-        let why = describe(&out, &sim);
+        let (out, sim, why) = c_run(&driver, 4, &["-d", "1"], |sim| {
+            sim.set_lines("CTS DCD");
+            sim.fail_read(Some(errno));
+        });
         // NUT 2.8.0 logs each failed poll, marks the data stale, and in dump mode still exits 0
         // after printing the static variables only: no ups.status at all.
         assert!(out.status.success(), "{why}");
@@ -174,12 +178,10 @@ fn c_driver_write_failure_is_fatal_at_startup() {
     let Some(driver) = nut_genericups() else {
         return;
     };
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("CTS DCD");
-    sim.fail_write(Some("EIO"));
-    let out = run_c_driver(&driver, &sim, &pty, 4, &["-d", "1"]);
-    let why = describe(&out, &sim);
+    let (out, sim, why) = c_run(&driver, 4, &["-d", "1"], |sim| {
+        sim.set_lines("CTS DCD");
+        sim.fail_write(Some("EIO"));
+    });
     assert_eq!(out.status.code(), Some(1), "{why}");
     assert!(
         text(&out.stderr).contains("ioctl TIOCMSET: Input/output error"),
@@ -202,21 +204,14 @@ fn c_driver_shutdown_drops_lines_or_sends_break() {
         return;
     };
     // Type 4 shuts down by clearing all outputs.
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    let out = run_c_driver(&driver, &sim, &pty, 4, &["-k"]);
-    let why = describe(&out, &sim);
+    let (out, sim, why) = c_run(&driver, 4, &["-k"], |_| {});
     assert!(out.status.success(), "{why}");
     assert_eq!(sim.calls("TIOCMSET"), ["0x004 RTS", "0x000 none"], "{why}");
     assert_eq!(sim.outputs(), "0x000 none\n", "{why}");
 
     // Type 11 (Powerware 3115) shuts down with tcsendbreak(fd, 4901): a 5 s break, made
     // instantaneous here.
-    let pty = Pty::new();
-    let mut sim = ModemSim::new();
-    sim.set_fast_break(true);
-    let out = run_c_driver(&driver, &sim, &pty, 11, &["-k"]);
-    let why = describe(&out, &sim);
+    let (out, sim, why) = c_run(&driver, 11, &["-k"], |sim| sim.set_fast_break(true));
     assert!(out.status.success(), "{why}");
     let calls: Vec<(String, String)> = sim
         .log_entries()
@@ -357,6 +352,16 @@ impl Drop for PyPort {
     }
 }
 
+/// [`PyPort::start`] on a fresh pty under a fresh simulation of it, which `setup` prepares
+/// before the program starts. Bind the parts in this order, so that the program stops first.
+fn py_sim(setup: impl FnOnce(&mut ModemSim)) -> Option<(Pty, ModemSim, PyPort)> {
+    let pty = Pty::new();
+    let mut sim = ModemSim::new();
+    setup(&mut sim);
+    let port = PyPort::start(&pty, sim.envs_for(&pty))?;
+    Some((pty, sim, port))
+}
+
 fn split_reply(reply: &str) -> (String, f64) {
     let (result, elapsed) = reply.rsplit_once(' ').expect("reply has an elapsed time");
     (
@@ -367,9 +372,7 @@ fn split_reply(reply: &str) -> (String, f64) {
 
 #[test]
 fn shim_get_set_bits_and_outputs_file() {
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|_| {}) else {
         return;
     };
     // No `lines` file: no inputs; outputs start at DTR|RTS as Linux raises both on open.
@@ -419,10 +422,7 @@ fn shim_get_set_bits_and_outputs_file() {
 
 #[test]
 fn shim_injected_failures_come_and_go() {
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("CTS");
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|sim| sim.set_lines("CTS")) else {
         return;
     };
     sim.fail_read(Some(""));
@@ -505,10 +505,7 @@ fn shim_injected_failures_come_and_go() {
 
 #[test]
 fn shim_tiocmiwait_blocks_until_a_masked_line_changes() {
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    sim.set_lines("DCD");
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|sim| sim.set_lines("DCD")) else {
         return;
     };
     port.send("TIOCMIWAIT 0x20"); // CTS only
@@ -549,9 +546,7 @@ fn shim_tiocmiwait_blocks_until_a_masked_line_changes() {
 
 #[test]
 fn shim_tiocgicount_counts_transitions_between_reads() {
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|_| {}) else {
         return;
     };
     // Order in the reply: cts dsr rng dcd. The first read is the baseline.
@@ -582,9 +577,7 @@ fn shim_tiocgicount_counts_transitions_between_reads() {
 
 #[test]
 fn shim_breaks_take_their_time_and_are_logged() {
-    let pty = Pty::new();
-    let sim = ModemSim::new();
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|_| {}) else {
         return;
     };
     // glibc: tcsendbreak(fd, 0) is the default 0.25 s break; d > 0 is TCSBRKP((d+99)/100).
@@ -632,10 +625,7 @@ fn shim_breaks_take_their_time_and_are_logged() {
 
 #[test]
 fn shim_fast_break_returns_at_once() {
-    let pty = Pty::new();
-    let mut sim = ModemSim::new();
-    sim.set_fast_break(true);
-    let Some(mut port) = PyPort::start(&pty, sim.envs_for(&pty)) else {
+    let Some((_pty, sim, mut port)) = py_sim(|sim| sim.set_fast_break(true)) else {
         return;
     };
     let (res, took) = port.call("tcsendbreak 4901");
