@@ -196,6 +196,16 @@ fn expected_dump(driver: &Driver, status: &str) -> Vec<String> {
     ]
 }
 
+/// The next line on `c` must be the broadcast of `ups.status` = `status`, within
+/// [`BROADCAST_WITHIN`].
+#[track_caller]
+fn expect_status_broadcast(c: &mut Client, status: &str) {
+    assert_eq!(
+        c.next(BROADCAST_WITHIN),
+        Next::Line(format!(r#"SETINFO ups.status "{status}""#))
+    );
+}
+
 /// The variable names of a dump's SETINFO lines must be in `strcasecmp` order.
 fn assert_sorted_case_insensitively(dump: &[String]) {
     let names: Vec<String> = dump
@@ -552,10 +562,7 @@ fn values_are_escaped_once() {
 
     // Status broadcasts are SETINFO lines with quoted (trivially escaped) values.
     driver.set_lines("CTS");
-    assert_eq!(
-        b.next(BROADCAST_WITHIN),
-        Next::Line(r#"SETINFO ups.status "LB OL""#.into())
-    );
+    expect_status_broadcast(&mut b, "LB OL");
     driver.stop();
 }
 
@@ -574,10 +581,7 @@ fn status_changes_and_staleness_are_broadcast() {
 
     driver.set_lines("DCD");
     for c in [&mut a, &mut b] {
-        assert_eq!(
-            c.next(BROADCAST_WITHIN),
-            Next::Line(r#"SETINFO ups.status "OB""#.into())
-        );
+        expect_status_broadcast(c, "OB");
     }
     quiet.expect_silence_until_pong();
     assert_eq!(
@@ -614,10 +618,7 @@ fn status_changes_and_staleness_are_broadcast() {
     // The file is back (the driver reopens the port): new status, then DATAOK.
     driver.set_lines("CTS DCD");
     for c in [&mut a, &mut b] {
-        assert_eq!(
-            c.next(BROADCAST_WITHIN),
-            Next::Line(r#"SETINFO ups.status "OL""#.into())
-        );
+        expect_status_broadcast(c, "OL");
         assert_eq!(c.line(), "DATAOK");
     }
     quiet.expect_silence_until_pong();
@@ -639,10 +640,7 @@ fn upstype_23_status_words() {
         strings(&[r#"SETINFO ups.status "OL RB BYPASS""#, "DATAOK", "DUMPDONE"])
     );
     driver.set_lines("CTS DCD RNG DSR");
-    assert_eq!(
-        a.next(BROADCAST_WITHIN),
-        Next::Line(r#"SETINFO ups.status "OL""#.into())
-    );
+    expect_status_broadcast(&mut a, "OL");
     driver.stop();
 }
 
@@ -916,10 +914,7 @@ fn client_that_never_reads_is_dropped() {
     assert_eq!(good.request("PING"), "PONG");
     assert_eq!(good.dump("DUMPALL"), expected);
     driver.set_lines("DCD");
-    assert_eq!(
-        good.next(BROADCAST_WITHIN),
-        Next::Line(r#"SETINFO ups.status "OB""#.into())
-    );
+    expect_status_broadcast(&mut good, "OB");
     driver.stop();
 }
 
@@ -949,10 +944,7 @@ fn clients_that_hang_up_before_their_reply_are_forgotten() {
     driver.assert_alive();
     assert_eq!(good.dump("DUMPALL"), expected);
     driver.set_lines("DCD");
-    assert_eq!(
-        good.next(BROADCAST_WITHIN),
-        Next::Line(r#"SETINFO ups.status "OB""#.into())
-    );
+    expect_status_broadcast(&mut good, "OB");
     driver.stop();
 }
 
