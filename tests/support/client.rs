@@ -218,12 +218,13 @@ impl Client {
     /// Lines up to and including `last`; panics (showing them) on EOF or after `timeout`.
     #[track_caller]
     pub fn read_until(&mut self, last: &str, timeout: Duration) -> Vec<String> {
-        self.collect(&[last], timeout).unwrap_or_else(|f| {
-            panic!(
+        match self.collect(&[last], timeout) {
+            Ok(lines) => lines,
+            Err(f) => panic!(
                 "expected lines up to {last:?}, got {:?} then {:?}",
                 f.got, f.instead
-            )
-        })
+            ),
+        }
     }
 
     /// Sends DUMPALL (or another dumping command) and reads the reply up to DUMPDONE.
@@ -250,16 +251,17 @@ impl Client {
     /// stderr.
     #[track_caller]
     pub fn wait_all(&mut self, wants: &[&str], server: &Proc) -> Vec<String> {
-        self.collect(wants, self.reply).unwrap_or_else(|f| {
-            panic!(
+        match self.collect(wants, self.reply) {
+            Ok(lines) => lines,
+            Err(f) => panic!(
                 "socket never sent {:?} within {:?} ({:?} instead); received so far:\n{}\n--- stderr:\n{}",
                 f.missing,
                 self.reply,
                 f.instead,
                 self.seen.join("\n"),
                 server.stderr()
-            )
-        })
+            ),
+        }
     }
 
     /// Reads lines until one equals `want`; returns the lines read (the last is `want`).
