@@ -28,6 +28,14 @@ pub enum OverrideError {
     /// A value with no signal name at all. The C driver reads an empty OL as "always on line"
     /// (no shutdown, ever); an explicit NULL or none says that on purpose.
     Empty,
+    /// A `-` that does not touch a name (`- CTS`, `CTS -`): the C driver drops it, which
+    /// turns an intended active-low signal into an active-high one.
+    DetachedMinus(String),
+    /// A character that is neither part of a name nor a separator (`DTR.RTS`).
+    StrayCharacter { word: String, ch: char },
+    /// `CP=ST`: a BREAK is a shutdown signal, not cable power (the C driver silently reads it
+    /// as "both outputs low").
+    BreakAsCablePower,
 }
 
 impl fmt::Display for OverrideError {
@@ -57,6 +65,18 @@ impl fmt::Display for OverrideError {
                 f,
                 "no signal given; write NULL or none to disable this signal on purpose"
             ),
+            OverrideError::DetachedMinus(w) => write!(
+                f,
+                "'{w}': a '-' must touch the signal name it inverts (for example -CTS)"
+            ),
+            OverrideError::StrayCharacter { word, ch } => write!(
+                f,
+                "unexpected '{ch}' in '{word}' (separate signal names with '+', ',' or blanks)"
+            ),
+            OverrideError::BreakAsCablePower => write!(
+                f,
+                "ST (a BREAK) is a shutdown signal and cannot be cable power; use it in SD"
+            ),
         }
     }
 }
@@ -67,17 +87,21 @@ enum Token {
     Nothing,
 }
 
-const NAMES: [(&str, Option<Lines>); 9] = [
-    ("DTR", Some(Lines::DTR)),
-    ("RTS", Some(Lines::RTS)),
-    ("CTS", Some(Lines::CTS)),
-    ("DCD", Some(Lines::DCD)),
-    ("RNG", Some(Lines::RNG)),
-    ("DSR", Some(Lines::DSR)),
-    ("NULL", None),
-    ("none", None),
-    ("ST", Some(Lines::ST)),
+/// Signal names, matched exactly (the C driver reads only upper case, so `dcd` would be
+/// silently ignored there: an error here).
+const NAMES: [(&str, Lines); 7] = [
+    ("DTR", Lines::DTR),
+    ("RTS", Lines::RTS),
+    ("CTS", Lines::CTS),
+    ("DCD", Lines::DCD),
+    ("RNG", Lines::RNG),
+    ("DSR", Lines::DSR),
+    ("ST", Lines::ST),
 ];
+
+/// "No signal", in any case: whatever the C driver makes of `NONE` or `null` (nothing
+/// recognised) means the same as `none`.
+const NOTHING: [&str; 2] = ["NULL", "none"];
 
 /// Characters that separate signal names: what people write between them (`DTR+RTS`,
 /// `DTR RTS`, `DTR,RTS`, `DTR|RTS`, `DTR&RTS`, `DTR/RTS`, `DTR_RTS`).
@@ -101,23 +125,36 @@ fn tokenise(value: &str) -> Result<Vec<Token>, OverrideError> {
                 Some(b) => (true, b),
                 None => (false, rest),
             };
-            if body.is_empty() && negated {
-                // A lone or trailing '-' is a separator in the C reading too.
-                break;
+            if negated && (body.is_empty() || body.starts_with('-')) {
+                return Err(OverrideError::DetachedMinus(word.to_string()));
             }
-            let found = NAMES.iter().find(|(name, _)| body.starts_with(name));
-            match found {
+            if let Some(nothing) = NOTHING.iter().find(|n| {
+                body.get(..n.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(n))
+            }) {
+                tokens.push(Token::Nothing);
+                rest = &body[nothing.len()..];
+                continue;
+            }
+            match NAMES.iter().find(|(name, _)| body.starts_with(name)) {
                 Some((name, line)) => {
-                    tokens.push(match line {
-                        Some(line) => Token::Signal {
-                            line: *line,
-                            negated,
-                        },
-                        None => Token::Nothing,
+                    tokens.push(Token::Signal {
+                        line: *line,
+                        negated,
                     });
                     rest = &body[name.len()..];
                 }
-                None => return Err(OverrideError::UnknownToken(word.to_string())),
+                None => {
+                    return Err(match body.chars().next() {
+                        Some(ch) if !(ch.is_ascii_alphanumeric() || ch == '-') => {
+                            OverrideError::StrayCharacter {
+                                word: word.to_string(),
+                                ch,
+                            }
+                        }
+                        _ => OverrideError::UnknownToken(word.to_string()),
+                    });
+                }
             }
         }
     }
@@ -135,6 +172,10 @@ fn line_name(line: Lines) -> &'static str {
 /// Parses a CP or SD value into the output word to write. `-DTR` means "leave DTR low";
 /// `NULL`/`none` anywhere means "all lines low", as in the C driver.
 pub fn parse_output(value: &str) -> Result<Lines, OverrideError> {
+    // `0` is how the type table itself writes "all lines low".
+    if value.trim() == "0" {
+        return Ok(Lines::NONE);
+    }
     let mut set = Lines::NONE;
     let mut negated = Lines::NONE;
     let mut nothing = false;
@@ -250,6 +291,9 @@ impl Overrides {
         for (var, value) in outputs {
             let Some(value) = value else { continue };
             let word = parse_output(value).map_err(|e| bad(var, value, e))?;
+            if var == "CP" && word.contains(Lines::ST) {
+                return Err(bad(var, value, OverrideError::BreakAsCablePower));
+            }
             let changed = if var == "CP" {
                 let changed = t.cp != word;
                 t.cp = word;
@@ -324,12 +368,22 @@ mod tests {
             ("none", Ok(Lines::NONE)),
             ("DTR none", Ok(Lines::NONE)),
             ("", Err(OverrideError::Empty)),
-            ("-", Err(OverrideError::Empty)),
+            ("-", Err(OverrideError::DetachedMinus("-".into()))),
+            ("- DTR", Err(OverrideError::DetachedMinus("-".into()))),
+            (
+                "DTR--RTS",
+                Err(OverrideError::DetachedMinus("DTR--RTS".into())),
+            ),
+            ("0", Ok(Lines::NONE)),
+            ("NONE", Ok(Lines::NONE)),
             ("  DTR  ", Ok(DTR)),
             ("!DTR", Err(OverrideError::ForeignNegation("!DTR".into()))),
             (
                 "DTR.RTS",
-                Err(OverrideError::UnknownToken("DTR.RTS".into())),
+                Err(OverrideError::StrayCharacter {
+                    word: "DTR.RTS".into(),
+                    ch: '.',
+                }),
             ),
             ("-ST", Err(OverrideError::NegatedBreak)),
             ("CTS", Err(OverrideError::NotAnOutput("CTS"))),
@@ -339,9 +393,9 @@ mod tests {
             ("dtr", Err(OverrideError::UnknownToken("dtr".into()))),
             ("DTX", Err(OverrideError::UnknownToken("DTX".into()))),
             ("DTR+RTSX", Err(OverrideError::UnknownToken("RTSX".into()))),
-            ("null", Err(OverrideError::UnknownToken("null".into()))),
-            ("None", Err(OverrideError::UnknownToken("None".into()))),
-            ("0", Err(OverrideError::UnknownToken("0".into()))),
+            ("null", Ok(Lines::NONE)),
+            ("None", Ok(Lines::NONE)),
+            ("00", Err(OverrideError::UnknownToken("00".into()))),
         ];
         for (value, want) in cases {
             assert_eq!(&parse_output(value), want, "{value:?}");
@@ -372,14 +426,24 @@ mod tests {
             ("DSR&-DCD", c(L::DSR | L::DCD, L::DSR)),
             ("", Err(OverrideError::Empty)),
             ("  ", Err(OverrideError::Empty)),
-            ("-", Err(OverrideError::Empty)),
+            ("-", Err(OverrideError::DetachedMinus("-".into()))),
+            ("CTS -", Err(OverrideError::DetachedMinus("-".into()))),
+            ("- CTS", Err(OverrideError::DetachedMinus("-".into()))),
+            ("null", Ok(Condition::DISABLED)),
+            ("0", Err(OverrideError::UnknownToken("0".into()))),
             ("!CTS", Err(OverrideError::ForeignNegation("!CTS".into()))),
             ("~CTS", Err(OverrideError::ForeignNegation("~CTS".into()))),
             (
                 "CTS ^DCD",
                 Err(OverrideError::ForeignNegation("^DCD".into())),
             ),
-            ("CTS*", Err(OverrideError::UnknownToken("CTS*".into()))),
+            (
+                "CTS*",
+                Err(OverrideError::StrayCharacter {
+                    word: "CTS*".into(),
+                    ch: '*',
+                }),
+            ),
             ("CST", Err(OverrideError::UnknownToken("CST".into()))),
             ("CD", Err(OverrideError::UnknownToken("CD".into()))),
             ("RI", Err(OverrideError::UnknownToken("RI".into()))),
@@ -437,6 +501,16 @@ mod tests {
             "OL=CST: 'CST' is not a signal name (expected DTR, RTS, ST, CTS, DCD, RNG, DSR, \
              each optionally preceded by '-', or NULL/none)"
         );
+    }
+
+    #[test]
+    fn st_is_no_cable_power() {
+        let ov = Overrides {
+            cp: Some("ST".into()),
+            ..Default::default()
+        };
+        let err = ov.apply(&UPS_TYPES[4]).expect_err("CP=ST refused");
+        assert_eq!(err.error, OverrideError::BreakAsCablePower);
     }
 
     #[test]
