@@ -106,6 +106,8 @@ struct Client {
     /// Close once `out` is written (after LOGOUT).
     closing: bool,
     dead: bool,
+    /// Dropped because it did not read its replies.
+    unread_backlog: bool,
 }
 
 impl Client {
@@ -119,11 +121,8 @@ impl Client {
         }
         let size: usize = lines.iter().map(|l| l.len() + 1).sum();
         if self.pending() + size > MAX_BACKLOG {
-            log::warn!(
-                "Client {} does not read its replies ({} bytes waiting); disconnecting it",
-                self.id,
-                self.pending()
-            );
+            // Reported (within the log budget) when the server forgets the client.
+            self.unread_backlog = true;
             self.dead = true;
             return;
         }
@@ -404,6 +403,7 @@ impl Server {
                         broadcast: true,
                         closing: false,
                         dead: false,
+                        unread_backlog: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -411,7 +411,12 @@ impl Server {
                 Err(e) => {
                     // EMFILE and friends: the connection stays queued and the listener
                     // readable; stop polling it until a client leaves or the next tick.
-                    log::warn!("accept on {} failed: {e}", self.path.display());
+                    let text = format!(
+                        "accept on {} failed: {}",
+                        self.path.display(),
+                        crate::port::strerror(&e)
+                    );
+                    self.complain(&text);
                     self.accept_paused = true;
                     break;
                 }
@@ -458,6 +463,17 @@ impl Server {
 
     /// Forgets clients that left or were dropped.
     pub fn reap(&mut self) {
+        let slow: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|c| c.unread_backlog)
+            .map(|c| c.id)
+            .collect();
+        for id in slow {
+            self.complain(&format!(
+                "Client {id} does not read its replies (over {MAX_BACKLOG} bytes waiting); disconnecting it"
+            ));
+        }
         let before = self.clients.len();
         self.clients.retain(|c| !c.dead);
         if self.clients.len() < before {
