@@ -188,6 +188,24 @@ pub fn run(argv: Vec<OsString>, env: &Env) -> i32 {
         logging::enable_syslog(true);
     }
 
+    // A running driver for this UPS answers on its socket. Refuse before touching the port:
+    // opening it would raise DTR and RTS under the running driver's feet.
+    let upsname = settings.upsname.clone().unwrap_or_default();
+    let socket = paths.socket(&progname, &upsname);
+    if !(dump.is_some() && settings.nolock)
+        && std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    {
+        log::error!(
+            "Duplicate driver instance detected: {} answers, so a driver for [{upsname}] is \
+             already running; stop it first (SIGTERM its process)",
+            socket.display()
+        );
+        return 1;
+    }
+    if nix::unistd::geteuid().is_root() && settings.user.is_none() {
+        log::info!("Running as root: this version does not switch to the 'nut' user yet");
+    }
+
     let driver = match Driver::init(settings, debug) {
         Ok(d) => d,
         Err(f) => return fatal(&f),
@@ -198,7 +216,9 @@ pub fn run(argv: Vec<OsString>, env: &Env) -> i32 {
     }
     if wants_background {
         log::warn!(
-            "Running in the foreground: backgrounding is not supported by this version yet (upsdrvctl will wait for this process)"
+            "Running in the foreground: this version cannot move to the background yet, so do \
+             not start it with upsdrvctl or the nut-driver service; run it with -F (or -D) \
+             under a service of its own"
         );
     }
     match driver.run(&paths, &progname) {

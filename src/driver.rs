@@ -134,9 +134,17 @@ impl CommFailures {
 
 /// Longest wait, in polls, between reopen attempts of a port that opens but cannot be read.
 const MAX_REOPEN_BACKOFF: u64 = 32;
-/// Cable power re-driven this many times in a row without sticking: the adapter does not
-/// report its output lines, so stop trying (and stop logging) until a reopen.
-const MAX_REDRIVE_STRIKES: u32 = 3;
+/// Re-drives of cable power logged in full; later ones (interference that keeps coming back)
+/// are logged every 100th time.
+const LOGGED_REDRIVES: u64 = 10;
+/// Read errors in a row that keep the port open (a USB control transfer timing out, say);
+/// device-gone errors close it at once. Every reopen raises DTR and RTS, so it is not the
+/// first thing to try.
+const SOFT_FAILURES_BEFORE_REOPEN: u32 = 2;
+/// At start-up, readings taken this far apart until two agree (at most four): the first
+/// answers of some USB adapters come from a cache that is not filled yet.
+const SETTLE_GAP: Duration = Duration::from_millis(250);
+const SETTLE_READS: usize = 4;
 
 /// Everything the loop needs.
 pub struct Driver {
@@ -157,7 +165,13 @@ pub struct Driver {
     /// from a cache that is not filled yet, and all lines low reads as "LB OB" on several
     /// types, which makes upsmon shut down at once).
     settling: bool,
-    redrive_strikes: u32,
+    /// Cable power had to be re-driven this many times since the port was opened.
+    redrives: u64,
+    /// The adapter does not report its output lines (a re-drive did not read back), so
+    /// cable power is not checked until the port is reopened.
+    outputs_unreported: bool,
+    /// Read errors in a row that did not close the port.
+    soft_failures: u32,
     exit_requested: bool,
     configured_debug: u32,
 }
@@ -226,11 +240,13 @@ impl Driver {
             next_reopen: 0,
             reopen_backoff: 1,
             settling: false,
-            redrive_strikes: 0,
+            redrives: 0,
+            outputs_unreported: false,
+            soft_failures: 0,
             exit_requested: false,
             configured_debug,
         };
-        driver.update();
+        driver.initial_update();
         if driver.settings.ignorelb && !driver.can_judge_charge() {
             return Err(Fatal::msg(
                 "The 'ignorelb' flag is set, but there is no way to determine the battery state of charge.\n\n\
@@ -281,6 +297,36 @@ impl Driver {
         &self.dstate
     }
 
+    /// The first poll, at start-up: readings a moment apart until two agree, so that a USB
+    /// adapter's unfilled cache (all lines low, `LB OB` on several types, which makes upsmon
+    /// shut down at once) is never published. This happens before the socket exists.
+    fn initial_update(&mut self) {
+        self.polls += 1;
+        let mut previous: Option<Lines> = None;
+        let mut latest = None;
+        for attempt in 0..SETTLE_READS {
+            if attempt > 0 {
+                std::thread::sleep(SETTLE_GAP);
+            }
+            let Some(read) = self.read() else {
+                return;
+            };
+            latest = Some(read);
+            let inputs = read.intersection(Lines::INPUTS);
+            if previous == Some(inputs) {
+                break;
+            }
+            if previous.is_some() {
+                upsdebug!(2, "Start-up readings differ ({read}); reading again");
+            }
+            previous = Some(inputs);
+        }
+        if let Some(read) = latest {
+            self.check_cable_power(read);
+            self.publish(read);
+        }
+    }
+
     /// One poll: read the lines (reopening the port first if a failure closed it), publish
     /// the status, and keep the stale flag honest.
     pub fn update(&mut self) {
@@ -288,25 +334,8 @@ impl Driver {
         if self.port.is_none() && !self.reopen() {
             return;
         }
-        let Some(port) = self.port.as_mut() else {
+        let Some(read) = self.read() else {
             return;
-        };
-        let read = match port.read_lines() {
-            Ok(read) => read,
-            Err(e) => {
-                if self.settling {
-                    // It opens but cannot be read: every reopen raises DTR and RTS for a
-                    // moment, so try less and less often.
-                    self.reopen_backoff = (self.reopen_backoff * 2).min(MAX_REOPEN_BACKOFF);
-                }
-                self.next_reopen = self.polls + self.reopen_backoff;
-                // Closing lets a later poll reopen the device: after a USB adapter is
-                // unplugged and replugged, only a fresh open reaches the new device.
-                self.port = None;
-                let detail = format!("ioctl failed: {}", crate::port::strerror(&e));
-                self.failed("Status read failed", Some(&detail));
-                return;
-            }
         };
         self.check_cable_power(read);
         if std::mem::take(&mut self.settling) {
@@ -317,6 +346,43 @@ impl Driver {
             return;
         }
         self.publish(read);
+    }
+
+    /// Reads the lines once; on failure marks the data stale and decides whether to close
+    /// the port.
+    fn read(&mut self) -> Option<Lines> {
+        let port = self.port.as_mut()?;
+        let e = match port.read_lines() {
+            Ok(read) => {
+                self.soft_failures = 0;
+                return Some(read);
+            }
+            Err(e) => e,
+        };
+        let detail = format!("ioctl failed: {}", crate::port::strerror(&e));
+        // EIO, ENODEV, ENXIO: the device is gone or hung up; only a fresh open reaches a
+        // replugged adapter. Anything else may pass; retry on the same descriptor first.
+        let gone = matches!(
+            e.raw_os_error(),
+            Some(nix::libc::EIO | nix::libc::ENODEV | nix::libc::ENXIO | nix::libc::EBADF)
+        );
+        self.soft_failures += 1;
+        if gone || self.soft_failures > SOFT_FAILURES_BEFORE_REOPEN {
+            if self.settling {
+                // It opens but cannot be read: every reopen raises DTR and RTS for a moment,
+                // so try less and less often.
+                self.grow_backoff();
+            }
+            self.next_reopen = self.polls + self.reopen_backoff;
+            self.port = None;
+            self.soft_failures = 0;
+        }
+        self.failed("Status read failed", Some(&detail));
+        None
+    }
+
+    fn grow_backoff(&mut self) {
+        self.reopen_backoff = (self.reopen_backoff * 2).min(MAX_REOPEN_BACKOFF);
     }
 
     /// Reopens a closed port when the back-off allows; false while it stays closed.
@@ -330,10 +396,17 @@ impl Driver {
                 upsdebug!(1, "Port {} reopened", self.port_name());
                 self.port = Some(port);
                 self.settling = true;
-                self.redrive_strikes = 0;
+                self.redrives = 0;
+                self.outputs_unreported = false;
                 true
             }
             Err(e) => {
+                if e.after_open() {
+                    // The open itself worked (and raised DTR and RTS): back off as for a
+                    // port that cannot be read.
+                    self.grow_backoff();
+                    self.next_reopen = self.polls + self.reopen_backoff;
+                }
                 self.failed(&format!("reopening the port failed: {}", e.summary()), None);
                 false
             }
@@ -342,33 +415,39 @@ impl Driver {
 
     /// Puts cable power back if something else changed the output lines: any other process
     /// that opens the port (a refused second instance, a terminal program, ModemManager) makes
-    /// Linux raise DTR and RTS, which on many cables is the shutdown signal.
+    /// Linux raise DTR and RTS, which on many cables is the shutdown signal. A re-drive that
+    /// does not read back means the adapter does not report its outputs; then checking stops
+    /// until the port is reopened. One that does read back means interference, which is
+    /// undone every time it comes back.
     fn check_cable_power(&mut self, read: Lines) {
         let want = self.ups.cp.intersection(Lines::OUTPUTS);
         let got = read.intersection(Lines::OUTPUTS);
-        if got == want {
-            self.redrive_strikes = 0;
+        if got == want || self.outputs_unreported {
             return;
         }
-        if self.redrive_strikes >= MAX_REDRIVE_STRIKES {
+        let Some(port) = self.port.as_mut() else {
             return;
-        }
-        self.redrive_strikes += 1;
-        log::warn!(
-            "Output lines read {} but cable power is {}: another program may have opened {}; driving them again",
-            crate::upstype::output_word(got),
-            crate::upstype::output_word(want),
-            self.port_name()
-        );
-        if self.redrive_strikes == MAX_REDRIVE_STRIKES {
+        };
+        self.redrives += 1;
+        if self.redrives <= LOGGED_REDRIVES || self.redrives.is_multiple_of(100) {
             log::warn!(
-                "The port does not seem to report its output lines; not checking cable power again until it is reopened"
+                "Output lines read {} but cable power is {}: another program may have opened {}; driving them again (time {})",
+                crate::upstype::output_word(got),
+                crate::upstype::output_word(want),
+                self.settings.port.as_deref().unwrap_or_default(),
+                self.redrives
             );
         }
-        if let Some(port) = self.port.as_mut()
-            && let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp)
-        {
+        if let Err(e) = apply_cable_power(port.as_mut(), self.ups.cp) {
             log::warn!("Can't set cable power: {}", crate::port::strerror(&e));
+            return;
+        }
+        let after = port.read_lines().map(|r| r.intersection(Lines::OUTPUTS));
+        if after.as_ref().is_ok_and(|a| *a != want) {
+            self.outputs_unreported = true;
+            log::warn!(
+                "The port does not report its output lines; cable power is not checked again until it is reopened"
+            );
         }
     }
 

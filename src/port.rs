@@ -112,6 +112,16 @@ pub enum OpenError {
 }
 
 impl OpenError {
+    /// True when the device was opened before the failure, so the attempt already made
+    /// Linux raise DTR and RTS: such attempts must not be repeated at every poll.
+    pub fn after_open(&self) -> bool {
+        match self {
+            OpenError::Missing { .. } | OpenError::Permission { .. } => false,
+            OpenError::Failed { call, .. } => *call != "open",
+            OpenError::Locked { .. } => true,
+        }
+    }
+
     /// Errors worth retrying quietly while the driver runs (an adapter being replugged).
     pub fn summary(&self) -> String {
         match self {
@@ -144,18 +154,34 @@ impl fmt::Display for OpenError {
                 owner,
                 group,
                 mode,
-            } => write!(
-                f,
-                "Unable to open {}: Permission denied\n\
-                 \n  The driver runs as user {user} (uid {uid}); the port belongs to {owner}:{group} \
-                 with mode {mode:04o}.\n  Give that user access (for example add it to group {group}), \
-                 or run the driver as another user\n  ('user =' in ups.conf, or -u).",
-                path.display()
-            ),
+            } => {
+                write!(
+                    f,
+                    "Unable to open {}: Permission denied\n\
+                     \n  The driver runs as user {user} (uid {uid}); the port belongs to \
+                     {owner}:{group} with mode {mode:04o}.\n",
+                    path.display()
+                )?;
+                // Group membership only helps when the group may read and write the port.
+                if mode & 0o060 == 0o060 {
+                    write!(
+                        f,
+                        "  Add user {user} to group {group}, or start the driver as a user \
+                         that may open the port."
+                    )
+                } else {
+                    write!(
+                        f,
+                        "  Give that user read and write access to the port (for example a udev \
+                         rule), or start the driver as a user that may open it."
+                    )
+                }
+            }
             OpenError::Locked { path } => write!(
                 f,
-                "{} is locked by another process (another driver instance, or a terminal program); \
-                 stop it, or set 'nolock' if you know sharing the port is safe",
+                "{} is locked by another process: another driver (or a terminal program) is \
+                 using this port. Two programs on one port fight over its lines; stop the \
+                 other one first",
                 path.display()
             ),
             OpenError::Failed { path, call, errno } => {
@@ -352,18 +378,16 @@ fn tiocmget(fd: BorrowedFd<'_>) -> io::Result<Lines> {
 /// sees the union or the absence of both, either of which is the shutdown signal of some
 /// types.
 ///
-/// When the lines cannot be read, it still tries: raise, then lower (NUT itself never reads
-/// before writing, and a port whose reads fail must still get its cable power).
+/// When the lines cannot be read it still sets them, with one TIOCMSET (NUT itself never
+/// reads before writing, and a port whose reads fail must still get its cable power).
 fn drive_fd(fd: BorrowedFd<'_>, on: Lines, off: Lines) -> io::Result<()> {
     let Ok(current) = tiocmget(fd) else {
-        for (call, bits) in [(raw::tiocmbis as RawCall, on), (raw::tiocmbic, off)] {
-            if !bits.is_empty() {
-                let bits = bits.bits() as nix::libc::c_int;
-                // SAFETY: `fd` is open for the duration of the borrow; the ioctl reads one
-                // int from a live local.
-                unsafe { call(fd.as_raw_fd(), &bits) }.map_err(to_io)?;
-            }
-        }
+        // The lines cannot be read: write the whole output word at once, as NUT does (other
+        // output bits such as OUT1/OUT2 go low; a UPS cable does not use them).
+        let bits = on.bits() as nix::libc::c_int;
+        // SAFETY: `fd` is open for the duration of the borrow; TIOCMSET reads one int from a
+        // live local.
+        unsafe { raw::tiocmset(fd.as_raw_fd(), &bits) }.map_err(to_io)?;
         return Ok(());
     };
     // Lowering is repeated even when the line reads low already: an adapter that did not

@@ -56,14 +56,13 @@ pub struct BatteryLevels<'a> {
 }
 
 impl BatteryLevels<'_> {
-    /// True when a value is below its low mark, compared as C's `strtol` reads them; a pair
-    /// with a missing or unreadable value says nothing.
+    /// True when a value is below its low mark, both read as C's `strtol` reads them (text
+    /// that is not a number counts as 0, so a garbled charge reads as empty, as in NUT); a
+    /// pair with a missing value says nothing.
     pub fn is_low(&self) -> bool {
-        let below = |v: Option<&str>, low: Option<&str>| match (
-            v.and_then(crate::cnum::atoi),
-            low.and_then(crate::cnum::atoi),
-        ) {
-            (Some(v), Some(low)) => v < low,
+        let num = |v: &str| crate::cnum::atoi(v).unwrap_or(0);
+        let below = |v: Option<&str>, low: Option<&str>| match (v, low) {
+            (Some(v), Some(low)) => num(v) < num(low),
             _ => false,
         };
         below(self.charge, self.charge_low) || below(self.runtime, self.runtime_low)
@@ -232,7 +231,9 @@ mod tests {
             (ob, levels("5", "10"), "OB LB"),
             (ob, levels("10", "10"), "OB"),
             (ob, levels("9.9", "10"), "OB LB"),
-            (ob, levels("x", "10"), "OB"),
+            (ob, levels("x", "10"), "OB LB"),
+            (ob, levels("", "10"), "OB LB"),
+            (ob, levels("50", "x"), "OB"),
             (ob, BatteryLevels::default(), "OB"),
             (
                 ob,

@@ -555,6 +555,76 @@ fn foreign_open_is_undone_at_the_next_poll() {
     driver.stop(RUN_TIMEOUT);
 }
 
+/// Interference that keeps coming back (ModemManager probing, say) is undone every time: the
+/// driver must not conclude that the adapter cannot report its outputs and stop watching.
+#[test]
+fn repeated_foreign_opens_are_undone_every_time() {
+    let (_state, _pty, sim, mut driver, mut client) =
+        live("serial-foreign-again", "again", 2, "", &[]);
+    client.dumpall(&driver);
+    // Type 2: cable power RTS, shutdown DTR+RTS, so each foreign open is the shutdown signal.
+    for round in 1..=5 {
+        sim.foreign_open();
+        let undone = |log: &str| {
+            log.lines().filter(|l| l.contains(" FOREIGN-OPEN ")).count() == round
+                && log
+                    .lines()
+                    .rev()
+                    .take_while(|l| !l.contains(" FOREIGN-OPEN "))
+                    .any(|l| l.ends_with(" TIOCMBIC 0x002 DTR"))
+        };
+        assert!(
+            sim.wait_for_log(undone, RUN_TIMEOUT),
+            "round {round}: DTR not lowered again:\n{}",
+            sim.log()
+        );
+    }
+    assert!(
+        !driver.stderr().contains("does not report its output lines"),
+        "{}",
+        driver.stderr()
+    );
+    driver.stop(RUN_TIMEOUT);
+}
+
+/// A second start for the same UPS is refused before the port is even opened: opening it
+/// would raise DTR and RTS under the running driver's feet.
+#[test]
+fn duplicate_start_is_refused_without_opening_the_port() {
+    let (state, pty, sim, mut first, mut client) = live("serial-dup", "dup", 4, "CTS DCD", &[]);
+    client.dumpall(&first);
+    let opens_before = sim.calls("OPEN").len();
+    let mut again = Running::start_on(&state, "dup", &pty, &sim, 4, &[]);
+    let status = again.wait_exit(RUN_TIMEOUT);
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", again.stderr());
+    assert!(
+        again
+            .stderr()
+            .contains("Duplicate driver instance detected"),
+        "{}",
+        again.stderr()
+    );
+    assert_eq!(sim.calls("OPEN").len(), opens_before, "{}", sim.log());
+    // The first one still serves its socket.
+    assert!(client.dumpall(&first).contains(&status_line("OL")));
+    first.stop(RUN_TIMEOUT);
+}
+
+/// A read error that is not "device gone" (a USB control transfer timing out: ETIMEDOUT) marks
+/// the data stale but keeps the port open at first; every reopen would raise DTR and RTS.
+#[test]
+fn transient_read_errors_do_not_reopen_at_once() {
+    let (_state, _pty, sim, mut driver, mut client) =
+        live("serial-soft", "soft", 4, "CTS DCD", &[]);
+    client.dumpall(&driver);
+    sim.fail_read(Some("110"));
+    client.wait_line("DATASTALE", &driver);
+    sim.fail_read(None);
+    client.wait_line("DATAOK", &driver);
+    assert_eq!(sim.calls("OPEN").len(), 1, "no reopen: {}", sim.log());
+    driver.stop(RUN_TIMEOUT);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. A failing read.
 
@@ -859,7 +929,9 @@ fn missing_port_is_fatal() {
 // Dump mode details, against the C driver where it is installed.
 
 /// `-d n` reads the status n+2 times: once in init, then n+1 loop updates (spec §4.10). Ours
-/// reads the lines once more, first, to change only the output lines that need it.
+/// reads the lines once more, first, to change only the output lines that need it, and takes
+/// a second start-up reading (published only when it agrees with the first: an unfilled USB
+/// adapter cache must never be published).
 #[test]
 fn dump_mode_reads_as_often_as_nut() {
     let c_driver = nut_genericups();
@@ -883,7 +955,12 @@ fn dump_mode_reads_as_often_as_nut() {
                 );
                 gets.remove(0);
             }
-            assert_eq!(gets, vec![word(RTS | CTS); n as usize + 2], "{why}");
+            let settle = usize::from(who == "ours");
+            assert_eq!(
+                gets,
+                vec![word(RTS | CTS); n as usize + 2 + settle],
+                "{why}"
+            );
             assert_eq!(
                 dump_vars(&text(&out.stdout))
                     .get("ups.status")
