@@ -202,7 +202,7 @@ impl Driver {
         })?;
         upsdebug!(
             2,
-            "Cable power: {} raised",
+            "Cable power set: {} up, the other output lines down",
             crate::upstype::output_word(ups.cp)
         );
 
