@@ -5,6 +5,7 @@
 mod support;
 
 use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -557,5 +558,46 @@ fn override_typos_and_look_alikes_are_refused() {
             "{value}: {}",
             show(&o)
         );
+    }
+}
+
+/// A port the driver's user may not open: the message says which user the driver runs as and
+/// who owns the port.
+#[test]
+fn permission_denied_names_the_user() {
+    if !nix::unistd::geteuid().is_root() {
+        support::missing_prerequisite("root (to run the driver as user nobody)");
+        return;
+    }
+    let dir = TempDir::new("cli-perm");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let port = dir.path().join("port");
+    std::fs::write(&port, "").expect("create the port file");
+    std::fs::set_permissions(&port, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", OURS])
+        .args([
+            "-s",
+            "t",
+            "-x",
+            &format!("port={}", port.display()),
+            "-x",
+            "upstype=4",
+            "-d",
+            "1",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("NUT_STATEPATH", dir.path());
+    let o = run_with_timeout(&mut cmd, Duration::from_secs(20));
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let err = text(&o.stderr);
+    for want in [
+        format!("Unable to open {}: Permission denied", port.display()),
+        "The driver runs as user nobody (uid 65534)".to_string(),
+        "belongs to root:root with mode 0600".to_string(),
+        "Fatal error: unusable configuration".to_string(),
+    ] {
+        assert!(err.contains(&want), "wanted {want:?}\n{}", show(&o));
     }
 }

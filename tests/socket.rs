@@ -16,6 +16,7 @@
 mod support;
 
 use genericups::server::{MAX_BACKLOG, MAX_CLIENTS};
+use nix::sys::signal::{Signal, kill};
 use std::fs;
 use std::io;
 use std::ops::{Deref, DerefMut};
@@ -1023,4 +1024,31 @@ fn regular_file_at_the_socket_path_is_not_replaced() {
         fs::read_to_string(&path).expect("the file is still there"),
         "precious\n"
     );
+}
+
+/// INT and QUIT end the driver as cleanly as TERM, in the foreground too (NUT 2.8.0 dies
+/// there and leaves its socket behind), and the exit names the signal.
+#[test]
+fn int_and_quit_exit_cleanly() {
+    for (signal, number) in [(Signal::SIGINT, 2), (Signal::SIGQUIT, 3)] {
+        let mut driver = Driver::start(&format!("sig{number}"), "4", &[]);
+        let socket = driver.socket.clone();
+        driver.client();
+        kill(driver.proc.pid(), signal).expect("send the signal");
+        let status = driver.proc.wait_exit(EXIT_WITHIN);
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(0),
+            "{signal}: {}",
+            driver.stderr()
+        );
+        assert!(!socket.exists(), "{signal}: the socket is still there");
+        assert!(
+            driver
+                .stderr()
+                .contains(&format!("Signal {number}: exiting")),
+            "{signal}: {}",
+            driver.stderr()
+        );
+    }
 }
