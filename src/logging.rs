@@ -26,7 +26,6 @@ macro_rules! upsdebug {
 static LOGGER: Logger = Logger {
     level: AtomicU32::new(0),
     syslog: AtomicBool::new(false),
-    stderr: AtomicBool::new(true),
     start: OnceLock::new(),
     lock: Mutex::new(()),
 };
@@ -34,7 +33,6 @@ static LOGGER: Logger = Logger {
 struct Logger {
     level: AtomicU32,
     syslog: AtomicBool,
-    stderr: AtomicBool,
     start: OnceLock<Instant>,
     lock: Mutex<()>,
 }
@@ -85,17 +83,15 @@ impl Log for Logger {
         let msg_level = nut_level(record.target(), record.level());
         let msg = record.args().to_string();
         let _guard = self.lock.lock();
-        if self.stderr.load(Ordering::Relaxed) {
-            let start = *self.start.get_or_init(Instant::now);
-            let line = format_line(
-                self.level.load(Ordering::Relaxed),
-                start.elapsed(),
-                msg_level,
-                &msg,
-            );
-            // Nothing sensible to do if stderr is gone.
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
+        let start = *self.start.get_or_init(Instant::now);
+        let line = format_line(
+            self.level.load(Ordering::Relaxed),
+            start.elapsed(),
+            msg_level,
+            &msg,
+        );
+        // Nothing sensible to do if stderr is gone.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
         if self.syslog.load(Ordering::Relaxed) {
             crate::syslog::send(record.level(), msg_level, &msg);
         }
@@ -122,11 +118,6 @@ pub fn set_debug_level(level: u32) {
 /// background).
 pub fn enable_syslog(on: bool) {
     LOGGER.syslog.store(on, Ordering::Relaxed);
-}
-
-/// Stop writing to stderr (after backgrounding, stderr is /dev/null).
-pub fn enable_stderr(on: bool) {
-    LOGGER.stderr.store(on, Ordering::Relaxed);
 }
 
 #[cfg(test)]
